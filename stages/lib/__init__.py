@@ -1,0 +1,1 @@
+"""Importable, tested logic that the stage scripts call."""

@@ -1,0 +1,68 @@
+"""Reading and writing stage artifacts. Every write is atomic: the data goes to a
+temporary file beside the target, which is renamed onto it only once complete, so an
+interrupted stage never leaves a half-written artifact for DVC to cache."""
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from stages.lib.errors import DataError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; it replaces `path` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder (so the rename is atomic) and same suffix (Keras checks it).
+    temporary = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Compressed .npz of plain numeric arrays (never pickled objects)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **arrays)
+
+
+def load_arrays(path: str | os.PathLike, *names: str) -> tuple[np.ndarray, ...]:
+    """The named arrays of an .npz file, loaded without pickle."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} not found: run `dvc repro` to produce it")
+    with np.load(path, allow_pickle=False) as data:
+        missing = [name for name in names if name not in data.files]
+        if missing:
+            raise DataError(f"{path} lacks the array(s) {missing}; it holds {data.files}")
+        return tuple(data[name] for name in names)
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} not found: run `dvc repro` to produce it")
+    return json.loads(path.read_text())
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_csv(path: str | os.PathLike, frame, index: bool = False) -> None:
+    """A pandas DataFrame as CSV."""
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=index)

@@ -1,0 +1,28 @@
+"""The entry point every stage script shares: --help from its docstring, logging, and
+one clear error line (exit status 1) for problems the user can fix."""
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable
+
+from stages.lib.errors import PipelineError
+
+
+def run_stage(main: Callable[[argparse.Namespace], None], doc: str, parser_setup=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {sys.modules['__main__'].__spec__.name}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    if parser_setup is not None:
+        parser_setup(parser)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's start-up info lines
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    try:
+        main(args)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

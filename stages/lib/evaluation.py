@@ -1,0 +1,50 @@
+"""Test-set metrics of a classifier's predictions."""
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
+
+
+def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Accuracy, cross-entropy loss and macro precision/recall/F1 of predicted class
+    probabilities (the prediction is the most probable class)."""
+    num_classes = probabilities.shape[1]
+    y_pred = probabilities.argmax(axis=1)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(num_classes), average="macro", zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "loss": float(log_loss(y_true, probabilities, labels=range(num_classes))),
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
+        "macro_f1": float(f1),
+    }
+
+
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> pd.DataFrame:
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(num_classes), zero_division=0
+    )
+    return pd.DataFrame(
+        {"class": range(num_classes), "precision": precision, "recall": recall, "f1": f1, "support": support}
+    )
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Counts with true classes as rows and predicted classes as columns."""
+    matrix = confusion_matrix(y_true, y_pred, labels=range(num_classes))
+    return pd.DataFrame(
+        matrix,
+        index=pd.Index(range(num_classes), name="true"),
+        columns=pd.Index(range(num_classes), name="predicted"),
+    )
+
+
+def random_guess(num_examples: int, num_classes: int, seed: int) -> np.ndarray:
+    """Class probabilities of a guesser that picks a class uniformly at random: the
+    picked class gets a hair more than 1/num_classes, so it is the prediction."""
+    picks = np.random.default_rng(seed).integers(num_classes, size=num_examples)
+    probabilities = np.full((num_examples, num_classes), 1.0)
+    probabilities[np.arange(num_examples), picks] += 1e-6
+    return probabilities / probabilities.sum(axis=1, keepdims=True)

@@ -1,0 +1,41 @@
+"""Splitting labelled data into a training part and a validation part."""
+
+from typing import Mapping
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from stages.lib.errors import ParamsError
+from stages.lib.params import integer, one_of, section, validate
+
+METHODS = ("last", "stratified")
+SCHEMA = {"validation_size": integer(minimum=1), "method": one_of(*METHODS)}
+
+
+def split_params(params: Mapping) -> dict:
+    return validate(section(params, "split"), SCHEMA, "split")
+
+
+def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: int):
+    """(train indices, validation indices), both sorted.
+
+    last: the last `validation_size` examples validate (notebook 000's x[50000:]).
+    stratified: a seeded random choice with each class's share kept in both parts.
+    """
+    n = len(labels)
+    if not 0 < validation_size < n:
+        raise ParamsError(
+            f"validation size {validation_size} must be between 1 and {n - 1}: the data has {n} examples"
+        )
+    indices = np.arange(n)
+    if method == "last":
+        return indices[: n - validation_size], indices[n - validation_size :]
+    if method == "stratified":
+        try:
+            train, validation = train_test_split(
+                indices, test_size=validation_size, stratify=labels, random_state=seed
+            )
+        except ValueError as error:  # a class too rare to appear on both sides
+            raise ParamsError(f"cannot stratify a validation set of {validation_size} of {n}: {error}") from None
+        return np.sort(train), np.sort(validation)
+    raise ParamsError(f"split method must be one of {METHODS}, got {method!r}")

@@ -1,0 +1,27 @@
+"""Stage preprocess: parse the raw IDX files into data/prepared/{train,test}.npz.
+
+Validates magic numbers, counts, shapes and label range; scales pixels to [0, 1] as
+float32 (x: images x rows x cols) with integer labels (y). Compressed numpy, no pickle.
+"""
+
+import logging
+
+from stages.lib.artifacts import save_arrays
+from stages.lib.cli import run_stage
+from stages.lib.dataset import dataset_params
+from stages.lib.idx import load_dataset
+from stages.lib.params import load_params
+from stages.lib.paths import PREPARED_DIR, RAW_DIR
+
+log = logging.getLogger(__name__)
+
+
+def main(args):
+    dataset = dataset_params(load_params())
+    for part, (x, y) in load_dataset(RAW_DIR, dataset["files"], dataset["num_classes"]).items():
+        save_arrays(PREPARED_DIR / f"{part}.npz", x=x, y=y)
+        log.info("%s: %d images of %dx%d", part, *x.shape)
+
+
+if __name__ == "__main__":
+    run_stage(main, __doc__)
