@@ -1,0 +1,73 @@
+"""dvc.yaml declares exactly what each stage reads and writes."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.idx_files import REPO
+
+DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
+STAGES = DVC_YAML["stages"]
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def paths(entries):
+    """Paths of a deps/outs/metrics list whose items are strings or {path: options}."""
+    return [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries or []]
+
+
+def project_imports(script: Path) -> set[str]:
+    """stages/ modules that `script` imports, directly or through other modules."""
+    found, todo = set(), [script]
+    while todo:
+        tree = ast.parse((REPO / todo.pop()).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("stages"):
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                for module in modules:
+                    path = Path(*module.split(".")).with_suffix(".py")
+                    if (REPO / path).exists() and str(path) not in found:
+                        found.add(str(path))
+                        todo.append(path)
+    return found | {str(script)}
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_code_deps_are_the_script_and_its_imports(name):
+    module = STAGES[name]["cmd"].split()[2]
+    script = Path(*module.split(".")).with_suffix(".py")
+    declared = {p for p in paths(STAGES[name]["deps"]) if p.endswith(".py")}
+    assert declared == project_imports(script)
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_params_keys_exist(name):
+    for key in STAGES[name].get("params", []):
+        value = PARAMS
+        for part in key.split("."):
+            value = value[part]
+
+
+def test_only_evaluate_reads_the_test_set():
+    readers = [name for name, stage in STAGES.items() if "data/prepared/test.npz" in paths(stage["deps"])]
+    assert readers == ["evaluate"]
+
+
+def test_metrics_and_plots_data_stay_out_of_the_cache():
+    for stage in STAGES.values():
+        for entry in stage.get("metrics", []):
+            assert next(iter(entry.values())) == {"cache": False}
+        for entry in stage.get("outs", []):
+            if isinstance(entry, dict) and next(iter(entry)).startswith("metrics/"):
+                assert next(iter(entry.values())) == {"cache": False}
+
+
+def test_every_plot_reads_a_stage_output():
+    outputs = [p for stage in STAGES.values() for p in paths(stage.get("outs")) + paths(stage.get("metrics"))]
+    for plot in DVC_YAML["plots"]:
+        (plot_id, options), = plot.items()
+        files = list(options["y"]) if isinstance(options.get("y"), dict) else [plot_id]
+        for file in files:
+            assert any(file == out or file.startswith(out + "/") for out in outputs), file

@@ -1,0 +1,42 @@
+import math
+
+import numpy as np
+import pytest
+
+from stages.lib.evaluation import confusion, per_class, random_guess, summarize
+
+Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
+Y_PRED = np.array([0, 1, 1, 1, 2, 0])
+
+
+def one_hot(labels, num_classes=3, confidence=0.8):
+    probabilities = np.full((len(labels), num_classes), (1 - confidence) / (num_classes - 1))
+    probabilities[np.arange(len(labels)), labels] = confidence
+    return probabilities
+
+
+def test_summary():
+    summary = summarize(Y_TRUE, one_hot(Y_PRED))
+    assert summary["accuracy"] == pytest.approx(4 / 6)
+    # class 0: P 1/2 R 1/2; class 1: P 2/3 R 1; class 2: P 1 R 1/2
+    assert summary["macro_precision"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+    assert summary["macro_recall"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert summary["macro_f1"] == pytest.approx((1 / 2 + 0.8 + 2 / 3) / 3)
+    assert summary["loss"] == pytest.approx(-(4 * math.log(0.8) + 2 * math.log(0.1)) / 6)
+
+
+def test_per_class_and_confusion():
+    table = per_class(Y_TRUE, Y_PRED, 4)
+    assert table["support"].tolist() == [2, 2, 2, 0]
+    assert table["recall"].tolist() == [0.5, 1.0, 0.5, 0.0]
+    matrix = confusion(Y_TRUE, Y_PRED, 3)
+    assert matrix.to_numpy().tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def test_random_guess_is_chance():
+    probabilities = random_guess(100000, 10, seed=0)
+    y = np.random.default_rng(1).integers(10, size=100000)
+    summary = summarize(y, probabilities)
+    assert summary["accuracy"] == pytest.approx(0.1, abs=0.005)
+    assert summary["loss"] == pytest.approx(math.log(10), abs=1e-4)
+    np.testing.assert_array_equal(probabilities, random_guess(100000, 10, seed=0))

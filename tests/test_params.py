@@ -1,0 +1,91 @@
+import pytest
+
+from stages.lib.dataset import dataset_params
+from stages.lib.errors import ParamsError
+from stages.lib.models import validate_spec
+from stages.lib.params import PARAMS_FILE, integer, list_of, load_params, number, one_of, section, validate
+from stages.lib.search import search_params
+from stages.lib.splitting import split_params
+from stages.lib.training import training_params
+from tests.idx_files import REPO
+
+SCHEMA = {"epochs": integer(minimum=1), "learning_rate": number(above=0.0), "optimizer": one_of("adam", "sgd")}
+
+
+def test_the_repository_params_are_valid():
+    params = load_params(REPO / PARAMS_FILE)
+    dataset_params(params)
+    split_params(params)
+    training_params(params, "train_baseline")
+    training_params(params, "train_big")
+    assert len(search_params(params)["candidates"]) == 6
+
+
+def test_validate_returns_checked_values():
+    assert validate({"epochs": 3, "learning_rate": 1, "optimizer": "adam"}, SCHEMA, "s") == {
+        "epochs": 3, "learning_rate": 1.0, "optimizer": "adam"
+    }
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"epochs": 3, "learning_rate": 0.1, "optimizer": "adam", "epochz": 1}, "s.epochz is not a known parameter (did you mean 'epochs'?)"),
+        ({"epochs": 3, "optimizer": "adam"}, "s is missing learning_rate"),
+        ({"epochs": 0, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be >= 1, got 0"),
+        ({"epochs": 2.5, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be an integer, got 2.5"),
+        ({"epochs": True, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be an integer, got True"),
+        ({"epochs": 1, "learning_rate": 0, "optimizer": "adam"}, "s.learning_rate must be > 0.0, got 0"),
+        ({"epochs": 1, "learning_rate": "fast", "optimizer": "adam"}, "s.learning_rate must be a number, got 'fast'"),
+        ({"epochs": 1, "learning_rate": 0.1, "optimizer": "adamw"}, "s.optimizer must be one of 'adam', 'sgd', got 'adamw' (did you mean 'adam'?)"),
+        ([1, 2], "s must be a mapping"),
+    ],
+)
+def test_validate_names_the_problem(values, message):
+    with pytest.raises(ParamsError) as error:
+        validate(values, SCHEMA, "s")
+    assert message in str(error.value)
+
+
+def test_list_checks_length_and_items():
+    assert list_of(integer(minimum=1), length=2)([16, 32], "f") == [16, 32]
+    with pytest.raises(ParamsError, match=r"f must have 2 items, got 3"):
+        list_of(integer(), length=2)([1, 2, 3], "f")
+    with pytest.raises(ParamsError, match=r"f\[1\] must be >= 1, got 0"):
+        list_of(integer(minimum=1))([4, 0], "f")
+
+
+def test_missing_section_suggests_the_closest():
+    with pytest.raises(ParamsError, match="no 'trian_final' section \\(did you mean 'train_final'\\?\\)"):
+        section({"train_final": {}}, "trian_final")
+
+
+def test_model_spec_needs_a_known_family_and_its_keys():
+    spec = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "rmsprop", "learning_rate": 1e-3}
+    assert validate_spec(spec, "m") == spec
+    with pytest.raises(ParamsError, match="m.family must be one of 'mlp', 'lenet', got 'lenett' \\(did you mean 'lenet'\\?\\)"):
+        validate_spec({**spec, "family": "lenett"}, "m")
+    with pytest.raises(ParamsError, match="m.filters is not a known parameter"):
+        validate_spec({**spec, "filters": [1, 2]}, "m")
+    with pytest.raises(ParamsError, match="m.dropout must be < 1.0"):
+        validate_spec({**spec, "dropout": 1.0}, "m")
+
+
+def test_bad_yaml_is_a_params_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: [1,\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(path)
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "missing.yaml")
+
+
+def test_dataset_checksums_and_file_names_are_checked():
+    params = load_params(REPO / PARAMS_FILE)
+    params["dataset"]["files"]["train_images"]["sha256"] = "abc"
+    with pytest.raises(ParamsError, match="dataset.files.train_images.sha256 must be 64 lowercase hex digits"):
+        dataset_params(params)
+    params = load_params(REPO / PARAMS_FILE)
+    params["dataset"]["files"]["test_labels"]["filename"] = "../etc/passwd"
+    with pytest.raises(ParamsError, match="bare file name"):
+        dataset_params(params)
