@@ -39,7 +39,7 @@ def train(
 
     # Seeds alone give bit-identical weights across runs here (tests check it).
     # tf.config.experimental.enable_op_determinism() would also switch oneDNN off,
-    # which made a CNN training step 2.3x slower on this CPU (257 vs 112 ms).
+    # which makes the CNNs 2-4x slower on CPU.
     keras.utils.set_random_seed(seed)
     x_train, y_train = train_data
     model = build_model(spec, x_train.shape[1:], num_classes)
