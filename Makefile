@@ -1,5 +1,6 @@
 # make repro: set up .venv and run the whole pipeline (dvc repro).
 # make test:  set up .venv and run the test suite.
+# make benchmark: set up .venv and time a full default run in a temporary clone.
 # Offline machines: MNIST_MIRROR=/path/to/mnist make repro
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test
+.PHONY: setup repro test benchmark
 
 setup: $(VENV)/.installed
 
@@ -22,3 +23,6 @@ repro: setup
 
 test: setup
 	pytest
+
+benchmark: setup
+	python benchmark.py

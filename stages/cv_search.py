@@ -1,36 +1,39 @@
-"""Stage cv_search: notebook 003's grid search with stratified k-fold cross-validation.
+"""Stage cv_search: choose the model of one search space (`python -m stages.cv_search
+mlp` or `cnn`) on training data only.
 
-Every combination of cv_search.grid, applied over cv_search.model, is trained on each
-of cv_search.folds stratified folds of all training images (data/prepared/train.npz)
-with early stopping on validation accuracy. Writes metrics/cv_search/results.csv (each
-candidate's fold scores, mean and std), metrics/cv_search/metrics.json (the winner's
-figures) and models/best_config.json (the winning model spec, for train_final).
+Every combination of cv_search.spaces.SPACE.grid, applied over that space's model, is
+a candidate. cv_search.method halving (default) trains them on data/split/train.npz and
+scores them on data/split/validation.npz by successive halving; grid_cv is notebook
+003's exhaustive stratified k-fold cross-validation on data/prepared/train.npz. Writes
+metrics/cv_search/SPACE/results.csv (every candidate's scores),
+metrics/cv_search/SPACE/metrics.json (the winner's score) and
+models/best_config/SPACE.json (the winning model spec, for train_final).
 """
 
 from stages.lib.artifacts import load_arrays, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.params import load_params, seed
-from stages.lib.paths import BEST_CONFIG, METRICS_DIR, PREPARED_DIR
-from stages.lib.search import run_search, search_params
+from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, SPLIT_DIR, best_config_path
+from stages.lib.search import grid_cv, search_params, successive_halving, winner
 
 
 def main(args):
     params = load_params()
-    settings = search_params(params)
-    num_classes = dataset_params(params)["num_classes"]
-    x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
-    results = run_search(settings, x, y, seed=seed(params), num_classes=num_classes)
-    best = results["mean_accuracy"].idxmax()  # the first one on a tie
-    winner = results.loc[best]
-    write_csv(METRICS_DIR / "cv_search" / "results.csv", results)
-    write_json(METRICS_DIR / "cv_search" / "metrics.json", {
-        "best_mean_accuracy": winner["mean_accuracy"],
-        "best_std_accuracy": winner["std_accuracy"],
-        "candidates": len(results),
-    })
-    write_json(BEST_CONFIG, settings["candidates"][best])
+    settings = search_params(params, args.space)
+    options = {"seed": seed(params), "num_classes": dataset_params(params)["num_classes"]}
+    if settings["method"] == "halving":
+        results = successive_halving(settings, load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
+                                     load_arrays(SPLIT_DIR / "validation.npz", "x", "y"), **options)
+    else:
+        results = grid_cv(settings, *load_arrays(PREPARED_DIR / "train.npz", "x", "y"), **options)
+    best = winner(results)
+    out = METRICS_DIR / "cv_search" / args.space
+    write_csv(out / "results.csv", results)
+    write_json(out / "metrics.json", {"best_score": results.loc[best, "score"], "candidates": len(results)})
+    write_json(best_config_path(args.space), settings["candidates"][best])
+    print(results.to_string(index=False))
 
 
 if __name__ == "__main__":
-    run_stage(main, __doc__)
+    run_stage(main, __doc__, lambda parser: parser.add_argument("space", choices=FINALISTS))

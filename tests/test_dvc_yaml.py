@@ -6,11 +6,27 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stages.lib.paths import FINALISTS
 from tests.idx_files import REPO
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
-STAGES = DVC_YAML["stages"]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def expand(stages: dict) -> dict:
+    """Stages by the names DVC gives them: a foreach stage becomes NAME@ITEM each."""
+    expanded = {}
+    for name, stage in stages.items():
+        if "foreach" not in stage:
+            expanded[name] = stage
+            continue
+        for item in stage["foreach"]:
+            text = yaml.safe_dump(stage["do"]).replace("${item}", item)
+            expanded[f"{name}@{item}"] = yaml.safe_load(text)
+    return expanded
+
+
+STAGES = expand(DVC_YAML["stages"])
 
 
 def paths(entries):
@@ -48,6 +64,11 @@ def test_params_keys_exist(name):
         value = PARAMS
         for part in key.split("."):
             value = value[part]
+
+
+def test_foreach_stages_run_each_finalist():
+    for name in ("cv_search", "train_final"):
+        assert DVC_YAML["stages"][name]["foreach"] == list(FINALISTS)
 
 
 def test_only_evaluate_reads_the_test_set():

@@ -2,9 +2,12 @@ import json
 
 import numpy as np
 
-from stages.lib.training import load_model, save_model, train
+from stages.lib.models import validate_spec
+from stages.lib.training import TIMING_LOG_ENV, training_batches, load_model, random_affine, save_model, train
 
-SPEC = {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01}
+SPEC = validate_spec(
+    {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01}, "spec"
+)
 
 
 def tiny_data(seed):
@@ -47,3 +50,67 @@ def test_save_and_load_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
     x, _ = tiny_data(2)
     np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+AUGMENTATION = {"rotation": 10.0, "shift": 2.0, "scale": 0.1}
+
+
+def batches(first_epoch, count, augmentation=AUGMENTATION, x=None, y=None):
+    if x is None:
+        x, y = tiny_data(0)
+    stream = training_batches(x, y, augmentation, 32, seed=5, first_epoch=first_epoch)
+    return [(images.numpy(), labels.numpy()) for images, labels in stream.take(count)]
+
+
+def test_each_epoch_is_a_fresh_shuffle_of_every_image():
+    x = np.arange(90, dtype=np.float32)[:, None, None] * np.ones((1, 6, 6), np.float32)
+    y = np.arange(90) % 3
+    epochs = batches(0, 6, {"rotation": 0.0, "shift": 0.0, "scale": 0.0}, x, y)  # 3 batches an epoch
+    first = np.concatenate([images[:, 0, 0] for images, _ in epochs[:3]])
+    second = np.concatenate([images[:, 0, 0] for images, _ in epochs[3:]])
+    assert sorted(first) == sorted(second) == list(range(90))
+    assert not np.array_equal(first, second)
+    for images, labels in epochs:  # labels travel with their images
+        np.testing.assert_array_equal(images[:, 0, 0].astype(int) % 3, labels)
+
+
+def test_augmentation_is_seeded_and_a_resumed_stream_continues_it():
+    stream = batches(0, 6)
+    again = batches(0, 6)
+    resumed = batches(1, 3)
+    for (a, _), (b, _) in zip(stream, again):
+        np.testing.assert_array_equal(a, b)
+    for (a, la), (b, lb) in zip(stream[3:], resumed):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)
+    assert not np.array_equal(stream[0][0], tiny_data(0)[0][:32])
+
+
+def test_random_affine_moves_a_digit_within_the_bounds():
+    import tensorflow as tf
+
+    image = np.zeros((64, 28, 28), np.float32)
+    image[:, 12:16, 12:16] = 1.0
+    still = random_affine(tf.constant(image), {"rotation": 0.0, "shift": 0.0, "scale": 0.0}, tf.constant([1, 2], tf.int64))
+    np.testing.assert_allclose(still.numpy(), image, atol=1e-6)
+    moved = random_affine(tf.constant(image), {"rotation": 0.0, "shift": 3.0, "scale": 0.0}, tf.constant([1, 2], tf.int64)).numpy()
+    rows = (moved.sum(axis=2) * np.arange(28)).sum(axis=1) / moved.sum(axis=(1, 2))
+    assert np.all(np.abs(rows - 13.5) <= 3.0 + 1e-4) and np.std(rows) > 0.5
+    np.testing.assert_allclose(moved.sum(axis=(1, 2)), 16.0, rtol=1e-4)  # a shift keeps the ink
+
+
+def test_augmented_training_is_deterministic():
+    spec = {**SPEC, "augmentation": AUGMENTATION, "lr_schedule": "cosine"}
+    first, _ = train(validate_spec(spec, "s"), tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
+    second, _ = train(validate_spec(spec, "s"), tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_timing_log_records_each_fit(tmp_path, monkeypatch):
+    log = tmp_path / "timings.jsonl"
+    monkeypatch.setenv(TIMING_LOG_ENV, str(log))
+    fit(seed=0, log_dir=tmp_path / "live")
+    record = json.loads(log.read_text())
+    assert record["images"] == 90 and len(record["epoch_seconds"]) == 3
+    assert record["log_dir"] == str(tmp_path / "live")

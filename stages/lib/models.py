@@ -1,20 +1,37 @@
 """The one model-building path that every training stage shares.
 
-A model spec is a mapping: `family` plus that family's hyperparameters, the optimizer
-and the learning rate (see params.yaml). validate_spec checks it without importing
-TensorFlow; build_model turns it into a compiled Keras model.
+A model spec is a mapping: `family` plus that family's hyperparameters, and how the
+model is trained: optimizer, learning rate and its schedule, weight decay and input
+augmentation (see params.yaml). validate_spec checks it without importing TensorFlow;
+build_model turns it into a compiled Keras model.
 """
 
 from typing import Mapping
 
 from stages.lib.errors import ParamsError
-from stages.lib.params import integer, list_of, number, one_of, validate
+from stages.lib.params import integer, list_of, number, one_of, optional, validate
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+AUGMENTATION_SCHEMA = {
+    # One random affine transform per training image and epoch, drawn uniformly from:
+    "rotation": number(minimum=0.0, below=180.0),  # +- degrees
+    "shift": number(minimum=0.0, below=14.0),  # +- pixels, each axis
+    "scale": number(minimum=0.0, below=1.0),  # 1 +- this zoom factor
+}
+NO_AUGMENTATION = {key: 0.0 for key in AUGMENTATION_SCHEMA}
 
 TRAINING_SCHEMA = {
     "optimizer": one_of(*OPTIMIZERS),
     "learning_rate": number(above=0.0, below=10.0),
+    # constant, or cosine decay from learning_rate to 0 over the whole run.
+    "lr_schedule": optional(one_of(*SCHEDULES), "constant"),
+    # Decoupled weight decay (AdamW, or SGD/RMSprop/Adam's `weight_decay`).
+    "weight_decay": optional(number(minimum=0.0, below=1.0), 0.0),
+    "augmentation": optional(
+        lambda value, where: validate(value, AUGMENTATION_SCHEMA, where), NO_AUGMENTATION
+    ),
 }
 
 FAMILIES = {
@@ -30,11 +47,21 @@ FAMILIES = {
         "kernel_size": integer(minimum=1, maximum=9),
         "dense_units": integer(minimum=1),
     },
+    # Blocks of Conv(kernel_size, no padding) + BatchNorm + ReLU layers, one per number
+    # in the block, each block ending in MaxPool(2); then Dense(dense_units) + BatchNorm
+    # + ReLU + Dropout.
+    "cnn": {
+        "blocks": list_of(list_of(integer(minimum=1))),
+        "kernel_size": integer(minimum=1, maximum=9),
+        "dense_units": integer(minimum=1),
+        "dropout": number(minimum=0.0, below=1.0),
+    },
 }
 
 
 def validate_spec(spec: Mapping, where: str) -> dict:
-    """The spec, checked: a known family with exactly that family's keys."""
+    """The spec, checked: a known family with exactly that family's keys (the training
+    keys with defaults may be left out)."""
     if not isinstance(spec, Mapping) or "family" not in spec:
         raise ParamsError(f"{where} must be a mapping with a 'family' key (one of {', '.join(FAMILIES)})")
     family = one_of(*FAMILIES)(spec["family"], f"{where}.family")
@@ -42,34 +69,51 @@ def validate_spec(spec: Mapping, where: str) -> dict:
     return validate(spec, schema, where)
 
 
-def build_model(spec: Mapping, input_shape: tuple[int, ...], num_classes: int):
-    """A compiled Keras model for a validated spec, taking images of `input_shape`."""
+def build_model(spec: Mapping, input_shape: tuple[int, ...], num_classes: int, total_steps: int = 1):
+    """A compiled Keras model for a validated spec, taking images of `input_shape`;
+    `total_steps` (optimizer updates in the whole run) sets the learning-rate schedule."""
     import keras
-    from keras import layers
 
-    spec = dict(spec)
-    stack = [keras.Input(shape=input_shape)]
-    if spec["family"] == "mlp":
-        stack.append(layers.Flatten())
-        for units in spec["hidden_units"]:
-            stack.append(layers.Dense(units, activation="relu"))
-            if spec["dropout"] > 0:
-                stack.append(layers.Dropout(spec["dropout"]))
-    elif spec["family"] == "lenet":
-        stack.append(layers.Reshape((*input_shape, 1)))
-        for filters in spec["filters"]:
-            stack.append(layers.Conv2D(filters, spec["kernel_size"], activation="relu"))
-            stack.append(layers.MaxPooling2D(2))
-        stack += [layers.Flatten(), layers.Dense(spec["dense_units"], activation="relu")]
-    stack.append(layers.Dense(num_classes, activation="softmax"))
-
-    model = keras.Sequential(stack, name=spec["family"])
+    model = keras.Sequential(
+        [keras.Input(shape=input_shape), *_layers(spec, input_shape), keras.layers.Dense(num_classes, activation="softmax")],
+        name=spec["family"],
+    )
+    learning_rate = spec["learning_rate"]
+    if spec["lr_schedule"] == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
     optimizer = {
         "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
-    }[spec["optimizer"]](learning_rate=spec["learning_rate"])
+    }[spec["optimizer"]](learning_rate=learning_rate, weight_decay=spec["weight_decay"] or None)
     # Integer labels with sparse cross-entropy: the notebooks' one-hot labels with
     # categorical cross-entropy compute the same loss.
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def _layers(spec: Mapping, input_shape: tuple[int, ...]) -> list:
+    from keras import layers
+
+    if spec["family"] == "mlp":
+        stack = [layers.Flatten()]
+        for units in spec["hidden_units"]:
+            stack.append(layers.Dense(units, activation="relu"))
+            if spec["dropout"] > 0:
+                stack.append(layers.Dropout(spec["dropout"]))
+        return stack
+
+    stack = [layers.Reshape((*input_shape, 1))]
+    if spec["family"] == "lenet":
+        for filters in spec["filters"]:
+            stack += [layers.Conv2D(filters, spec["kernel_size"], activation="relu"), layers.MaxPooling2D(2)]
+        return stack + [layers.Flatten(), layers.Dense(spec["dense_units"], activation="relu")]
+
+    for block in spec["blocks"]:
+        for filters in block:
+            # No bias: BatchNormalization's offset plays its part.
+            stack += [layers.Conv2D(filters, spec["kernel_size"], use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+        stack.append(layers.MaxPooling2D(2))
+    stack += [layers.Flatten(), layers.Dense(spec["dense_units"], use_bias=False), layers.BatchNormalization(), layers.ReLU()]
+    return stack + ([layers.Dropout(spec["dropout"])] if spec["dropout"] > 0 else [])

@@ -50,10 +50,13 @@ def validate(values: Any, schema: Mapping[str, Check], where: str) -> dict:
             f"{where}.{key} is not a known parameter{_suggest(key, schema)}; "
             f"expected keys: {', '.join(schema)}"
         )
-    missing = [key for key in schema if key not in values]
+    missing = [key for key, check in schema.items() if key not in values and not hasattr(check, "default")]
     if missing:
         raise ParamsError(f"{where} is missing {', '.join(missing)}")
-    return {key: check(values[key], f"{where}.{key}") for key, check in schema.items()}
+    return {
+        key: check(values[key], f"{where}.{key}") if key in values else check.default
+        for key, check in schema.items()
+    }
 
 
 def _suggest(key: str, candidates) -> str:
@@ -122,6 +125,14 @@ def list_of(item: Check, min_length: int = 1, length: int | None = None) -> Chec
     return check
 
 
+def optional(check: Check, default: Any) -> Check:
+    """`check` for a key that may be left out, which then takes `default`."""
+
+    def checked(value, where):
+        return check(value, where)
+
+    checked.default = default
+    return checked
 
 
 def seed(params: Mapping) -> int:

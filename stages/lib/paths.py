@@ -8,8 +8,14 @@ SPLIT_DIR = Path("data/split")
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 
-BEST_CONFIG = MODELS_DIR / "best_config.json"
+# The model families searched and trained to the end: cv_search.spaces and
+# train_final's sections name them, and dvc.yaml's foreach stages run one of each.
+FINALISTS = ("mlp", "cnn")
 
 
 def model_path(name: str) -> Path:
     return MODELS_DIR / f"{name}.keras"
+
+
+def best_config_path(space: str) -> Path:
+    return MODELS_DIR / "best_config" / f"{space}.json"

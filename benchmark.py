@@ -1,0 +1,211 @@
+"""Benchmark a full default run of the pipeline and print one table.
+
+    python benchmark.py [--repo .] [--json results.json]
+
+Clones the repository's committed HEAD into a temporary folder and, with a fresh DVC
+cache there, runs every stage with `dvc repro --single-item STAGE`, measuring each
+one's wall time and peak memory (the stage's processes, as GNU time reports). Then:
+images/s of each training stage (median epoch, first epoch left out, from the timing
+log the stages write when MNIST_DVC_TIMING_LOG is set) against a bare Keras
+`model.fit` of the same model and data with no callbacks (numpy arrays; for an
+augmented model, the same augmented tf.data stream); the wall
+time of a no-op `dvc repro` and of `dvc status`; the final model's prediction
+throughput (on training images: the test set is evaluate's alone); and each model's
+test accuracy from metrics/evaluate.json. Offline, set MNIST_MIRROR. Not part of the
+test suite: the figures depend on the machine and on what else runs on it.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+STAGE_LOGS = {  # training stage -> its dvclive folder, which names its record in the timing log
+    "train_baseline": "metrics/train_baseline",
+    "train_big": "metrics/train_big",
+    "train_final@mlp": "metrics/train_final/mlp",
+    "train_final@cnn": "metrics/train_final/cnn",
+}
+
+BARE_FIT = """
+import json, statistics, sys, time
+from stages.lib.cli import configure_tensorflow
+configure_tensorflow()
+import keras
+import numpy as np
+from stages.lib.models import build_model, validate_spec
+from stages.lib.training import training_batches
+
+spec, x_path, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
+spec = validate_spec(spec, "spec")
+data = np.load(x_path)
+x, y = data["x"], data["y"]
+if isinstance(validation, float):  # train_final: the last fraction of the images is held out
+    held_out = round(len(y) * validation)
+    x, y, validation = x[:-held_out], y[:-held_out], (x[-held_out:], y[-held_out:])
+else:
+    validation = tuple(np.load(validation)[key] for key in ("x", "y"))
+keras.utils.set_random_seed(seed)
+model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
+seconds = []
+class Timer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None): self.started = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None): seconds.append(time.perf_counter() - self.started)
+if any(spec["augmentation"].values()):  # the same augmented stream as the pipeline's
+    data = {"x": training_batches(x, y, spec["augmentation"], batch_size, seed),
+            "steps_per_epoch": -(-len(x) // batch_size)}
+else:  # plain Keras: numpy arrays, shuffled by Keras
+    data = {"x": x, "y": y, "batch_size": batch_size}
+model.fit(**data, epochs=epochs, verbose=0, callbacks=[Timer()], validation_data=validation,
+          validation_batch_size=1024)
+print(json.dumps({"images": len(x), "epoch_seconds": seconds}))
+"""
+
+PREDICT = """
+import json, sys, time
+from stages.lib.cli import configure_tensorflow
+configure_tensorflow()
+import numpy as np
+from stages.lib.training import load_model
+model = load_model(sys.argv[1])
+x = np.load("data/prepared/train.npz")["x"][:10000]
+model.predict(x, batch_size=1024, verbose=0)
+runs = []
+for _ in range(3):
+    started = time.perf_counter()
+    model.predict(x, batch_size=1024, verbose=0)
+    runs.append(time.perf_counter() - started)
+print(json.dumps({"images_per_second": len(x) / min(runs)}))
+"""
+
+
+def timed(command, cwd, env):
+    """(wall seconds, peak RSS in GiB of the command and its children, stdout)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{output}")
+    return wall, usage.ru_maxrss / 2**20, output
+
+
+def stage_names(project: Path) -> list[str]:
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    return [f"{name}@{item}" if "foreach" in stage else name
+            for name, stage in stages.items() for item in stage.get("foreach", [None])]
+
+
+def median_epoch(seconds: list[float]) -> float:
+    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+
+
+def bare_fit(project, env, stage, params, epochs):
+    """A bare Keras fit of the stage's model on the same input stream: its JSON record."""
+    if stage.startswith("train_final@"):
+        space = stage.split("@")[1]
+        spec = json.loads((project / f"models/best_config/{space}.json").read_text())
+        arguments = [spec, "data/prepared/train.npz", params["train_final"]["validation_fraction"],
+                     params["train_final"][space]["batch_size"], epochs, params["seed"]]
+    else:
+        section = params[stage]
+        arguments = [section["model"], "data/split/train.npz", "data/split/validation.npz",
+                     section["batch_size"], epochs, params["seed"]]
+    _, _, output = timed([sys.executable, "-c", BARE_FIT, json.dumps(arguments)], project, env)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temporary one")
+    parser.add_argument("--bare-epochs", type=int, default=3, help="epochs of each bare Keras reference fit")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.keep or Path(temporary)
+        project = work / "project"
+        subprocess.run(["git", "clone", "--quiet", str(args.repo.resolve()), str(project)], check=True)
+        timing_log = work / "timings.jsonl"
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MNIST_DVC_TIMING_LOG": str(timing_log),
+               "DVC_SITE_CACHE_DIR": str(work / "dvc-site-cache"),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        # What a run commits to git (dvc.lock, metrics, best configs) is made afresh.
+        subprocess.run(["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics", "models/best_config"],
+                       cwd=project, check=True)
+        params = yaml.safe_load((project / "params.yaml").read_text())
+
+        rows = []
+        for stage in stage_names(project):
+            print(f"running {stage} ...", file=sys.stderr, flush=True)
+            wall, memory, _ = timed(["dvc", "repro", "--single-item", stage], project, env)
+            rows.append({"stage": stage, "wall_s": wall, "peak_gib": memory})
+        total = sum(row["wall_s"] for row in rows)
+
+        fits = {}
+        for line in timing_log.read_text().splitlines():
+            record = json.loads(line)
+            fits[record["log_dir"]] = record
+        for row in rows:
+            if row["stage"] in STAGE_LOGS:
+                print(f"bare Keras reference for {row['stage']} ...", file=sys.stderr, flush=True)
+                pipeline = fits[STAGE_LOGS[row["stage"]]]
+                bare = bare_fit(project, env, row["stage"], params, args.bare_epochs)
+                row["images_per_s"] = pipeline["images"] / median_epoch(pipeline["epoch_seconds"])
+                row["bare_images_per_s"] = bare["images"] / median_epoch(bare["epoch_seconds"])
+                row["ratio"] = median_epoch(pipeline["epoch_seconds"]) / median_epoch(bare["epoch_seconds"])
+
+        noop_repro, _, _ = timed(["dvc", "repro"], project, env)
+        status, _, _ = timed(["dvc", "status"], project, env)
+        scores = json.loads((project / "metrics/evaluate.json").read_text())
+        comparison = (project / "metrics/evaluate/comparison.md").read_text()
+        final = next(line.split("(")[1].split(")")[0] for line in comparison.splitlines() if "final (" in line)
+        _, _, output = timed([sys.executable, "-c", PREDICT, f"models/{final}.keras"], project, env)
+        predict = json.loads(output.strip().splitlines()[-1])["images_per_second"]
+
+    figures = {
+        "date": time.strftime("%Y-%m-%d"), "machine": machine(), "stages": rows, "total_s": total, "noop_repro_s": noop_repro,
+        "status_s": status, "final": final, "predict_images_per_s": predict,
+        "test_accuracy": {name: value["accuracy"] for name, value in scores.items()},
+    }
+    print(report(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    with open("/proc/cpuinfo") as info:
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
+
+
+def report(figures) -> str:
+    lines = [f"Benchmark of a full default run, {figures['date']}, {figures['machine']}", "",
+             "| stage | wall time | peak memory | images/s | bare Keras images/s | epoch time, pipeline / bare |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in figures["stages"]:
+        speed = (f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x"
+                 if "ratio" in row else " | | ")
+        lines.append(f"| {row['stage']} | {row['wall_s']:,.1f} s | {row['peak_gib']:.2f} GiB | {speed} |")
+    lines.append(f"| all | {figures['total_s']:,.0f} s ({figures['total_s'] / 60:.1f} min) | | | | |")
+    lines += ["", f"no-op `dvc repro`: {figures['noop_repro_s']:.1f} s; `dvc status`: {figures['status_s']:.1f} s",
+              f"prediction, final model ({figures['final']}): {figures['predict_images_per_s']:,.0f} images/s", "",
+              "| model | test accuracy |", "| --- | ---: |"]
+    lines += [f"| {name} | {accuracy:.4f} |" for name, accuracy in figures["test_accuracy"].items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
