@@ -12,10 +12,12 @@ predicted class of each test image, for DVC's confusion plots) and comparison.md
 
 import pandas as pd
 
-from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json, write_text
+from stages.lib.artifacts import load_arrays, write_csv, write_json, write_text
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
-from stages.lib.evaluation import confusion, per_class, random_guess, summarize
+from stages.lib.evaluation import (
+    confusion, final_model_name, held_out_accuracy, per_class, random_guess, summarize,
+)
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, model_path
 from stages.lib.training import load_model
@@ -26,21 +28,17 @@ OUT_DIR = METRICS_DIR / "evaluate"
 def main(args):
     params = load_params()
     num_classes = dataset_params(params)["num_classes"]
-    training_metrics = {
-        "baseline": METRICS_DIR / "train_baseline" / "metrics.json",
-        "big": METRICS_DIR / "train_big" / "metrics.json",
-        **{f"{space}_final": METRICS_DIR / "train_final" / space / "metrics.json" for space in FINALISTS},
-    }
-    validation = {name: read_json(path)["eval"]["accuracy"] for name, path in training_metrics.items()}
-    final = max((f"{space}_final" for space in FINALISTS), key=validation.get)
+    models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
+    validation = {name: held_out_accuracy(name) for name in models}
+    final = final_model_name()
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
 
     probabilities = {"random_guess": random_guess(len(y), num_classes, seed(params))}
-    for name in training_metrics:
+    for name in models:
         probabilities[name] = load_model(model_path(name)).predict(x, batch_size=1024, verbose=0)
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
-    predictions = {name: probabilities[name].argmax(axis=1) for name in training_metrics}
+    predictions = {name: probabilities[name].argmax(axis=1) for name in models}
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
     write_csv(OUT_DIR / "per_class.csv", pd.concat(

@@ -40,3 +40,18 @@ def test_random_guess_is_chance():
     assert summary["accuracy"] == pytest.approx(0.1, abs=0.005)
     assert summary["loss"] == pytest.approx(math.log(10), abs=1e-4)
     np.testing.assert_array_equal(probabilities, random_guess(100000, 10, seed=0))
+
+
+def test_final_is_the_finalist_with_the_better_held_out_accuracy(tmp_path, monkeypatch):
+    import json
+
+    from stages.lib.evaluation import final_model_name, held_out_accuracy
+
+    monkeypatch.chdir(tmp_path)
+    for stage, accuracy in (("train_final/mlp", 0.991), ("train_final/cnn", 0.995), ("train_big", 0.98)):
+        (tmp_path / "metrics" / stage).mkdir(parents=True)
+        (tmp_path / "metrics" / stage / "metrics.json").write_text(json.dumps({"eval": {"accuracy": accuracy}}))
+    assert held_out_accuracy("big") == 0.98 and held_out_accuracy("mlp_final") == 0.991
+    assert final_model_name() == "cnn_final"
+    (tmp_path / "metrics/train_final/mlp/metrics.json").write_text(json.dumps({"eval": {"accuracy": 0.995}}))
+    assert final_model_name() == "mlp_final"  # a tie goes to the first finalist

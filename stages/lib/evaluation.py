@@ -1,8 +1,23 @@
-"""Test-set metrics of a classifier's predictions."""
+"""Test-set metrics of a classifier's predictions, and which finalist is `final`."""
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
+
+from stages.lib.artifacts import read_json
+from stages.lib.paths import FINALISTS, METRICS_DIR
+
+
+def held_out_accuracy(name: str) -> float:
+    """A trained model's last-epoch accuracy on its held-out images (from dvclive)."""
+    stage = f"train_final/{name.removesuffix('_final')}" if name.endswith("_final") else f"train_{name}"
+    return read_json(METRICS_DIR / stage / "metrics.json")["eval"]["accuracy"]
+
+
+def final_model_name() -> str:
+    """The finalist with the better held-out accuracy (the first on a tie): never
+    chosen on the test set."""
+    return max((f"{space}_final" for space in FINALISTS), key=held_out_accuracy)
 
 
 def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:

@@ -1,0 +1,136 @@
+"""Classifying users' own digit pictures: preprocessing, errors, the command."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stages.lib.digits import read_images, to_mnist
+from stages.lib.errors import DataError
+from stages.lib.models import validate_spec
+from stages.lib.training import save_model, train
+from tests.idx_files import REPO, mnist_subset
+
+# Real digits as the pipeline feeds them: pixels scaled to [0, 1].
+TRAIN, TEST = [((images / 255.0).astype(np.float32), labels) for images, labels in mnist_subset(3000, 40)]
+
+
+def as_users_photo(digit: np.ndarray, index: int) -> np.ndarray:
+    """A test digit as people photograph it: dark ink on light paper, enlarged,
+    off-centre on a bigger sheet; 0-255 grayscale."""
+    scale = 2 + index % 4
+    ink = np.kron(digit, np.ones((scale, scale), np.float32))
+    sheet = np.zeros((ink.shape[0] + 40, ink.shape[1] + 70), np.float32)
+    top, left = 5 + 3 * (index % 7), 60 - 7 * (index % 9)
+    sheet[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    return np.round(255 * (1.0 - sheet)).astype(np.uint8)
+
+
+def write_png(path, pixels: np.ndarray):
+    path.write_bytes(tf.io.encode_png(pixels[..., None]).numpy())
+    return path
+
+
+def test_a_photographed_digit_becomes_what_the_digit_itself_becomes():
+    """Polarity, size and place on the sheet make no difference."""
+    similar = []
+    for index, digit in enumerate(TEST[0][:20]):
+        restored = to_mnist(as_users_photo(digit, index) / 255.0)
+        assert restored.shape == (28, 28) and restored.dtype == np.float32
+        assert 0.0 <= restored.min() and restored.max() <= 1.0
+        similar.append(np.corrcoef(restored.ravel(), to_mnist(digit).ravel())[0, 1])
+    assert np.median(similar) > 0.97 and min(similar) > 0.85, similar
+
+
+def test_centre_of_mass_is_centred_and_the_digit_fits_20_pixels():
+    blob = np.zeros((90, 50), np.float32)
+    blob[10:70, 5:25] = 1.0  # a tall bar, far from the centre
+    image = to_mnist(blob)
+    rows, columns = np.nonzero(image > 0.5)
+    assert rows.max() - rows.min() + 1 <= 20
+    weights = image / image.sum()
+    assert abs((weights.sum(axis=1) * np.arange(28)).sum() - 13.5) <= 0.5
+    assert abs((weights.sum(axis=0) * np.arange(28)).sum() - 13.5) <= 0.5
+
+
+@pytest.mark.parametrize("name, contents, message", [
+    ("empty.png", b"", "empty.png is empty"),
+    ("notes.png", b"not a picture", "notes.png is not a readable PNG or JPEG image"),
+    ("notes.txt", b"7", "notes.txt: expected a .png, .jpg, .jpeg or .npy file"),
+])
+def test_unusable_files_are_clear_errors(tmp_path, name, contents, message):
+    (tmp_path / name).write_bytes(contents)
+    with pytest.raises(DataError, match=message):
+        read_images(tmp_path / name)
+
+
+def test_missing_blank_and_bad_arrays_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="cannot read .*missing.png: No such file or directory"):
+        read_images(tmp_path / "missing.png")
+    with pytest.raises(DataError, match="blank.png: no digit found: the image is blank"):
+        read_images(write_png(tmp_path / "blank.png", np.full((40, 40), 255, np.uint8)))
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataError, match="objects.npy is not a plain numpy array file"):
+        read_images(tmp_path / "objects.npy")
+    np.save(tmp_path / "wide.npy", np.zeros((2, 28, 30)))
+    with pytest.raises(DataError, match=r"shape \(2, 28, 30\); expected \(28, 28\) or \(n, 28, 28\)"):
+        read_images(tmp_path / "wide.npy")
+
+
+def test_npy_batches_keep_their_pixels(tmp_path):
+    np.save(tmp_path / "batch.npy", TEST[0][:3])
+    np.testing.assert_allclose(read_images(tmp_path / "batch.npy"), TEST[0][:3])
+    np.save(tmp_path / "bytes.npy", np.round(TEST[0][0] * 255).astype(np.uint8))
+    assert read_images(tmp_path / "bytes.npy").shape == (1, 28, 28)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A folder laid out like the repository after `dvc repro`, with a small CNN
+    trained on 3,000 real digits as cnn_final and a much worse MLP as mlp_final."""
+    root = tmp_path_factory.mktemp("workspace")
+    cnn = validate_spec({"family": "lenet", "filters": [8, 16], "kernel_size": 5, "dense_units": 32,
+                         "optimizer": "adam", "learning_rate": 0.003}, "cnn")
+    mlp = validate_spec({"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam",
+                         "learning_rate": 0.0001}, "mlp")
+    for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
+        model, history = train(spec, TRAIN, TEST, epochs=epochs, batch_size=64, seed=0, num_classes=10)
+        save_model(model, root / "models" / f"{name}_final.keras")
+        metrics = root / "metrics" / "train_final" / name / "metrics.json"
+        metrics.parent.mkdir(parents=True)
+        metrics.write_text(json.dumps({"eval": {"accuracy": history["val_accuracy"][-1]}}))
+    return root
+
+
+def predict(workspace, *args):
+    return subprocess.run([sys.executable, "-m", "stages.predict", *map(str, args)], cwd=workspace,
+                          env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True)
+
+
+def test_predict_reads_photos_either_polarity_and_reports_bad_files(workspace, tmp_path):
+    photos = []
+    for index, digit in enumerate(TEST[0][:10]):
+        photo = as_users_photo(digit, index)
+        photos.append(write_png(tmp_path / f"digit{index}.png", 255 - photo if index % 2 else photo))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG nothing more")
+    result = predict(workspace, "--json", *photos[:5], tmp_path / "broken.png", *photos[5:])
+    assert result.returncode == 1
+    assert "broken.png is not a readable PNG or JPEG image" in result.stderr
+    answers = json.loads(result.stdout)
+    assert answers["model"] == "cnn_final"  # the better held-out accuracy
+    digits = [a["digit"] for a in answers["predictions"] if "error" not in a]
+    assert len(digits) == 10
+    assert sum(np.array(digits) == TEST[1][:10]) >= 8, (digits, TEST[1][:10])
+    assert all(0.1 <= a["probability"] <= 1.0 for a in answers["predictions"] if "error" not in a)
+
+
+def test_predict_prints_one_line_per_image(workspace, tmp_path):
+    np.save(tmp_path / "batch.npy", TEST[0][:3])
+    result = predict(workspace, "--model", "mlp_final", tmp_path / "batch.npy")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
+    assert all("(probability " in line for line in lines)
