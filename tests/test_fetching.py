@@ -1,6 +1,8 @@
 import hashlib
 import http.server
+import socket
 import threading
+import time
 
 import pytest
 
@@ -14,15 +16,21 @@ SHA = hashlib.sha256(CONTENT).hexdigest()
 @pytest.fixture
 def server():
     """An HTTP server on 127.0.0.1; `routes` maps a path to a list of responses
-    (status, body) served in turn, the last one repeating."""
+    served in turn, the last one repeating: (status, body), or (status, body,
+    options) with `location` (a redirect's target), `length` (a Content-Length that
+    differs from the body's: a body cut short) or `stall` (seconds to wait first)."""
     routes = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             responses = routes.get(self.path, [(404, b"")])
-            status, body = responses.pop(0) if len(responses) > 1 else responses[0]
+            status, body, *rest = responses.pop(0) if len(responses) > 1 else responses[0]
+            options = rest[0] if rest else {}
+            time.sleep(options.get("stall", 0))
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
+            if "location" in options:
+                self.send_header("Location", options["location"])
+            self.send_header("Content-Length", str(options.get("length", len(body))))
             self.end_headers()
             self.wfile.write(body)
 
@@ -81,3 +89,49 @@ def test_no_source_works_lists_every_source(tmp_path, server):
     assert f"{url}/bad/f.gz: ChecksumMismatch: sha256 is " in message
     assert f"Set {MIRROR_ENV} to a folder or URL" in message
     assert list(tmp_path.iterdir()) == []  # no partial or temporary file left
+
+
+def test_redirect_is_followed(tmp_path, server):
+    url, routes = server
+    routes["/old/f.gz"] = [(302, b"", {"location": f"{url}/new/f.gz"})]
+    routes["/new/f.gz"] = [(200, CONTENT)]
+    assert fetch("f.gz", SHA, [f"{url}/old"], tmp_path / "f.gz", backoff=0) == f"{url}/old"
+    assert (tmp_path / "f.gz").read_bytes() == CONTENT
+
+
+def test_body_cut_short_is_retried_and_named(tmp_path, server):
+    url, routes = server
+    cut = (200, CONTENT[:100], {"length": len(CONTENT)})
+    routes["/flaky/f.gz"] = [cut, (200, CONTENT)]
+    routes["/cut/f.gz"] = [cut]
+    assert fetch("f.gz", SHA, [f"{url}/flaky"], tmp_path / "out" / "f.gz", backoff=0) == f"{url}/flaky"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["f.gz"]
+    with pytest.raises(DownloadError, match=rf"{url}/cut/f.gz: CutShort: body cut short: got 100 of {len(CONTENT)} bytes"):
+        fetch("f.gz", SHA, [f"{url}/cut"], tmp_path / "again" / "f.gz", backoff=0)
+    assert not (tmp_path / "again").exists() or list((tmp_path / "again").iterdir()) == []
+
+
+def test_stalled_server_times_out_and_refused_connection_fails(tmp_path, server):
+    url, routes = server
+    routes["/slow/f.gz"] = [(200, CONTENT, {"stall": 2})]
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as error:
+        fetch("f.gz", SHA, [f"{url}/slow", closed], tmp_path / "f.gz", timeout=0.5, attempts=2, backoff=0)
+    assert time.monotonic() - started < 10
+    message = str(error.value)
+    assert f"{url}/slow/f.gz: " in message and "timed out" in message
+    assert f"{closed}/f.gz: unreachable (" in message and "refused" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_local_mirror_with_a_corrupt_file_moves_on(tmp_path):
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "f.gz").write_bytes(CONTENT[:-1])
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "f.gz").write_bytes(CONTENT)
+    sources_tried = [str(tmp_path / "corrupt"), str(tmp_path / "good")]
+    assert fetch("f.gz", SHA, sources_tried, tmp_path / "out" / "f.gz", backoff=0) == str(tmp_path / "good")
+    assert (tmp_path / "out" / "f.gz").read_bytes() == CONTENT

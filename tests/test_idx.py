@@ -78,6 +78,14 @@ def test_load_dataset_scales_to_unit_float32(tmp_path):
     np.testing.assert_allclose(x[0], [[0.0, 1.0], [0.2, 0.4]])
 
 
+def test_test_images_of_another_size_name_the_file(tmp_path):
+    small, large = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 32, 32), np.uint8)
+    files = write_mirror(tmp_path, (small, np.array([7])), (large, np.array([2])))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: images of \(32, 32\) pixels, but the "
+                                        r"training images in .*train-images-idx3-ubyte.gz are \(28, 28\)"):
+        load_dataset(tmp_path, files, 10)
+
+
 def test_real_mnist_files():
     images, labels = load_images_and_labels(
         SHARED_MNIST / MNIST_FILES["test_images"], SHARED_MNIST / MNIST_FILES["test_labels"], 10

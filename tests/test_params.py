@@ -100,3 +100,24 @@ def test_dataset_checksums_and_file_names_are_checked():
     params["dataset"]["files"]["test_labels"]["filename"] = "../etc/passwd"
     with pytest.raises(ParamsError, match="bare file name"):
         dataset_params(params)
+
+
+@pytest.mark.parametrize("stage, section, change, message", [
+    ("train baseline", "train_baseline", {"epoch": 3}, "train_baseline.epoch is not a known parameter (did you mean 'epochs'?)"),
+    ("cv_search cnn", "cv_search", {"method": "grid"}, "cv_search.method must be one of 'halving', 'grid_cv', got 'grid'"),
+    ("train_final mlp", "train_final", {"validation_fraction": 1.5}, "train_final.validation_fraction must be < 1.0, got 1.5"),
+])
+def test_a_stage_with_bad_params_says_so_and_writes_nothing(tmp_path, stage, section, change, message):
+    import subprocess
+    import sys
+
+    import yaml
+
+    params = load_params(REPO / PARAMS_FILE)
+    params[section].update(change)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run([sys.executable, "-m", f"stages.{stage.split()[0]}", *stage.split()[1:]], cwd=tmp_path,
+                            env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {message}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -182,6 +183,28 @@ def test_same_params_give_the_same_metrics(project):
     assert (project.root / "metrics/train_baseline/metrics.json").read_text() == before
 
 
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, signal_number):
+    """Ctrl-C (SIGINT to the whole process group) or SIGTERM in the middle of a
+    training stage: the stage shows as changed, and the next repro finishes it with the
+    same metrics as before."""
+    before = project.read_json("metrics/train_big/metrics.json")
+    project.edit_params("train_big", epochs=500)
+    process = subprocess.Popen(["dvc", "repro", "--single-item", "train_big"], cwd=project.root, env=project.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    for line in process.stdout:
+        if line.startswith("Epoch 3/500"):
+            break
+    os.killpg(process.pid, signal_number)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    project.edit_params("train_big", epochs=SMALL_SETTINGS["train_big"]["epochs"])
+    assert "train_big" in project.run("dvc", "status")
+    assert list((project.root / "models").glob(".*tmp*")) == []  # no half-written model
+    assert project.repro("train_big") == ["train_big"]
+    assert project.read_json("metrics/train_big/metrics.json") == before
+
+
 def experiments(project) -> list[dict]:
     """(params, metrics) of each experiment in `dvc exp show --json`."""
     found = []
@@ -213,9 +236,9 @@ def test_exp_run_records_params_and_metrics(project):
     assert "accuracy" in experiment["metrics"]["metrics/evaluate.json"]["cnn_final"]
 
 
-def test_queued_sweep(project):
+def test_queued_sweep_runs_two_experiments_at_once(project):
     project.run("dvc", "exp", "run", "--queue", "-S", "train_baseline.epochs=1,3")
-    project.run("dvc", "queue", "start", "--jobs", "1")
+    project.run("dvc", "queue", "start", "--jobs", "2")
     deadline = time.monotonic() + 600
     while re.search(r"\b(Queued|Running)\b", project.run("dvc", "queue", "status")):
         assert time.monotonic() < deadline, project.run("dvc", "queue", "status")

@@ -4,6 +4,7 @@ interrupted stage never leaves a half-written artifact for DVC to cache."""
 
 import json
 import os
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -38,11 +39,15 @@ def load_arrays(path: str | os.PathLike, *names: str) -> tuple[np.ndarray, ...]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} not found: run `dvc repro` to produce it")
-    with np.load(path, allow_pickle=False) as data:
-        missing = [name for name in names if name not in data.files]
-        if missing:
-            raise DataError(f"{path} lacks the array(s) {missing}; it holds {data.files}")
-        return tuple(data[name] for name in names)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [name for name in names if name not in data.files]
+            if missing:
+                raise DataError(f"{path} lacks the array(s) {missing}; it holds {data.files}")
+            return tuple(data[name] for name in names)
+    except (ValueError, OSError, zipfile.BadZipFile) as error:  # pickled objects, or not an .npz
+        raise DataError(f"{path} is not a plain-array .npz file ({error}): rerun the stage that "
+                        "writes it with `dvc repro --force --single-item STAGE`") from None
 
 
 def write_json(path: str | os.PathLike, value) -> None:

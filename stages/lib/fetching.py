@@ -22,6 +22,10 @@ class ChecksumMismatch(Exception):
     pass
 
 
+class CutShort(ConnectionError):
+    """The server closed the connection before sending the whole body (retried)."""
+
+
 def sources(mirrors: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
     """$MNIST_MIRROR first (when set), then the configured mirrors in order."""
     mirror = environ.get(MIRROR_ENV, "").strip()
@@ -46,12 +50,16 @@ def _open(address: str, timeout: float):
 
 def copy_verified(address: str, sha256: str, destination: Path, timeout: float) -> None:
     """Copy `address` to `destination` if its content has the given sha256."""
-    digest = hashlib.sha256()
+    digest, size = hashlib.sha256(), 0
     with atomic_path(destination) as temporary:
         with _open(address, timeout) as source, open(temporary, "wb") as target:
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
                 target.write(chunk)
+                size += len(chunk)
+            expected = getattr(source, "headers", {}).get("Content-Length")
+        if expected is not None and size < int(expected):
+            raise CutShort(f"body cut short: got {size} of {expected} bytes")
         if digest.hexdigest() != sha256:
             raise ChecksumMismatch(f"sha256 is {digest.hexdigest()}, expected {sha256}")
 

@@ -104,5 +104,8 @@ def load_dataset(raw_dir: Path, files: Mapping, num_classes: int) -> dict[str, t
         prepared[part] = (images.astype(np.float32) / 255.0, labels)
     train_shape, test_shape = prepared["train"][0].shape[1:], prepared["test"][0].shape[1:]
     if train_shape != test_shape:
-        raise DataError(f"training images are {train_shape} but test images are {test_shape}")
+        raise DataError(
+            f"{raw_dir / files['test_images']['filename']}: images of {test_shape} pixels, but the training "
+            f"images in {raw_dir / files['train_images']['filename']} are {train_shape}"
+        )
     return prepared
