@@ -129,3 +129,25 @@ def test_successive_halving_trains_real_models():
     table = search.successive_halving(settings, toy_digits(0), toy_digits(1), seed=0, num_classes=3)
     assert sorted(table["epochs"]) == [1, 1, 2, 2]  # after rung 2 one is left: the winner
     assert table.columns.tolist() == ["candidate", "epochs", "score", "accuracy_at_1_epochs", "accuracy_at_2_epochs"]
+
+
+def test_planned_epochs_count_every_rung():
+    assert search.planned_epochs(4, 1, 4, 2) == 4 + 2  # one left after rung 2
+    assert search.planned_epochs(8, 1, 4, 2) == 8 + 4 + 2 * 2
+    assert search.planned_epochs(3, 2, 2, 2) == 6
+
+
+def test_halving_reports_progress_and_time_left(monkeypatch, caplog):
+    monkeypatch.setattr(search, "new_model", lambda spec, *_, **__: FakeModel(spec))
+    monkeypatch.setattr(search, "fit", fake_fit([]))
+    grid = {"learning_rate": [0.01, 0.03, 0.02, 0.04]}
+    settings = {"candidates": search.candidates(BASE, grid), "grid": grid, "batch_size": 8,
+                "halving": {"min_epochs": 1, "max_epochs": 4, "reduction_factor": 2}}
+    with caplog.at_level("INFO", logger="stages.lib.search"):
+        search.successive_halving(settings, ([0],), ([0],), seed=0, num_classes=10)
+    lines = caplog.messages
+    assert len(lines) == 6
+    assert lines[0].startswith("rung 1 (1 epochs), candidate 1/4 (learning_rate=0.01): validation accuracy 0.0100; ")
+    assert lines[-1].startswith("rung 2 (2 epochs), candidate 2/2 (learning_rate=0.03): validation accuracy 0.0600; ")
+    assert all(" s so far, about " in line and line.endswith(" s left") for line in lines)
+    assert lines[-1].endswith("about 0 s left")

@@ -98,6 +98,31 @@ def label(spec: Mapping, grid: Mapping) -> str:
     return " ".join(f"{key}={spec[key]}" for key in grid)
 
 
+class Progress:
+    """Logs each finished piece of a search with the time so far and an estimate of
+    the time left, from the pace so far (the pieces differ in cost, so it is rough)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.started = total, 0, time.perf_counter()
+
+    def step(self, units: int, message: str, *args) -> None:
+        self.done += units
+        elapsed = time.perf_counter() - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        log.info(message + "; %.0f s so far, about %.0f s left", *args, elapsed, left)
+
+
+def planned_epochs(candidates: int, min_epochs: int, max_epochs: int, factor: int) -> int:
+    """Epochs successive halving trains in all, counted over every candidate."""
+    total, done, epochs = 0, 0, min_epochs
+    while True:
+        total += candidates * (epochs - done)
+        candidates = max(1, candidates // factor)
+        if epochs >= max_epochs or candidates == 1:
+            return total
+        done, epochs = epochs, min(epochs * factor, max_epochs)
+
+
 def successive_halving(settings: Mapping, train_data, validation_data, *, seed: int, num_classes: int) -> pd.DataFrame:
     """One row per candidate: the epochs it trained, its validation accuracy then
     (score), and after each rung it reached (accuracy_at_N_epochs)."""
@@ -106,20 +131,20 @@ def successive_halving(settings: Mapping, train_data, validation_data, *, seed: 
     models, trained = [None] * len(specs), [0] * len(specs)
     rows = [{"candidate": label(spec, settings["grid"])} for spec in specs]
     survivors, epochs, rungs = list(range(len(specs))), halving["min_epochs"], []
+    progress = Progress(planned_epochs(len(specs), halving["min_epochs"], max_epochs, factor))
     while True:
         rungs.append(f"accuracy_at_{epochs}_epochs")
         for rank, index in enumerate(survivors, 1):
-            started = time.perf_counter()
             if models[index] is None:
                 # Every candidate follows the learning-rate schedule of a max_epochs run.
                 models[index] = new_model(specs[index], train_data[0], num_classes, epochs=max_epochs,
                                           batch_size=settings["batch_size"], seed=seed)
             history = fit(models[index], specs[index], train_data, validation_data, epochs=epochs,
                           initial_epoch=trained[index], batch_size=settings["batch_size"], seed=seed)
+            progress.step(epochs - trained[index], "rung %d (%d epochs), candidate %d/%d (%s): validation accuracy %.4f",
+                          len(rungs), epochs, rank, len(survivors), rows[index]["candidate"], history["val_accuracy"][-1])
             trained[index] = epochs
             rows[index][rungs[-1]] = history["val_accuracy"][-1]
-            log.info("%d epochs, candidate %d/%d (%s): validation accuracy %.4f (%.0f s)", epochs, rank,
-                     len(survivors), rows[index]["candidate"], history["val_accuracy"][-1], time.perf_counter() - started)
         survivors.sort(key=lambda index: -rows[index][rungs[-1]])  # stable: ties keep their order
         for index in survivors[max(1, len(survivors) // factor):]:
             models[index] = None
@@ -133,8 +158,10 @@ def successive_halving(settings: Mapping, train_data, validation_data, *, seed: 
     return pd.DataFrame(rows, columns=["candidate", "epochs", "score", *rungs])
 
 
-def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_patience, seed, num_classes):
-    """Validation accuracy of `spec` on each of `folds` stratified folds."""
+def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_patience, seed, num_classes,
+                   on_fold=lambda fold, scores: None):
+    """Validation accuracy of `spec` on each of `folds` stratified folds; `on_fold` is
+    called with the fold's number and the scores so far after each one."""
     import keras
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -149,7 +176,7 @@ def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_pati
             epochs=epochs, batch_size=batch_size, seed=seed, num_classes=num_classes, callbacks=[stop],
         )
         scores.append(float(model.evaluate(*validation, verbose=0)[1]))
-        log.info("  fold %d/%d: validation accuracy %.4f", fold, folds, scores[-1])
+        on_fold(fold, scores)
         keras.backend.clear_session()
     return scores
 
@@ -157,22 +184,23 @@ def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_pati
 def grid_cv(settings: Mapping, x: np.ndarray, y: np.ndarray, *, seed: int, num_classes: int) -> pd.DataFrame:
     """One row per candidate: each fold's score, their mean (the score) and std."""
     rows = []
-    total = len(settings["candidates"])
+    total, folds = len(settings["candidates"]), settings["grid_cv"]["folds"]
+    progress = Progress(total * folds)
     for number, spec in enumerate(settings["candidates"], 1):
         name = label(spec, settings["grid"])
-        log.info("candidate %d/%d: %s", number, total, name)
-        started = time.perf_counter()
-        scores = cross_validate(
-            spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes, **settings["grid_cv"]
-        )
+
+        def on_fold(fold, scores):
+            progress.step(1, "candidate %d/%d (%s), fold %d/%d: validation accuracy %.4f, mean so far %.4f",
+                          number, total, name, fold, folds, scores[-1], np.mean(scores))
+
+        scores = cross_validate(spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes,
+                                on_fold=on_fold, **settings["grid_cv"])
         rows.append({
             "candidate": name,
             **{f"fold_{fold}": score for fold, score in enumerate(scores, 1)},
             "score": float(np.mean(scores)),
             "std": float(np.std(scores)),
         })
-        log.info("candidate %d/%d: mean validation accuracy %.4f (%.0f s)",
-                 number, total, rows[-1]["score"], time.perf_counter() - started)
     return pd.DataFrame(rows)
 
 
