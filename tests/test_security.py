@@ -2,7 +2,6 @@
 models loaded in safe mode."""
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
