@@ -190,11 +190,17 @@ def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, sign
     same metrics as before."""
     before = project.read_json("metrics/train_big/metrics.json")
     project.edit_params("train_big", epochs=500)
-    process = subprocess.Popen(["dvc", "repro", "--single-item", "train_big"], cwd=project.root, env=project.env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    # Unbuffered, so that the stage's epoch lines reach this pipe as they are printed.
+    process = subprocess.Popen(["dvc", "repro", "--single-item", "train_big"], cwd=project.root,
+                               env={**project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
     for line in process.stdout:
+        seen.append(line)
         if line.startswith("Epoch 3/500"):
             break
+    else:
+        pytest.fail("the stage ended before its third epoch:\n" + "".join(seen))
     os.killpg(process.pid, signal_number)
     process.communicate(timeout=120)
     assert process.returncode != 0
