@@ -190,21 +190,27 @@ def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, sign
     same metrics as before."""
     before = project.read_json("metrics/train_big/metrics.json")
     project.edit_params("train_big", epochs=500)
-    # Unbuffered, so that the stage's epoch lines reach this pipe as they are printed.
-    process = subprocess.Popen(["dvc", "repro", "--single-item", "train_big"], cwd=project.root,
-                               env={**project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith("Epoch 3/500"):
-            break
-    else:
-        pytest.fail("the stage ended before its third epoch:\n" + "".join(seen))
-    os.killpg(process.pid, signal_number)
-    process.communicate(timeout=120)
-    assert process.returncode != 0
-    project.edit_params("train_big", epochs=SMALL_SETTINGS["train_big"]["epochs"])
+    try:
+        # Unbuffered, so that the stage's epoch lines reach this pipe as they are printed;
+        # SIGINT's default action restored, as in a terminal (a background job started
+        # by a non-interactive shell, as CI may run us, inherits SIGINT ignored).
+        process = subprocess.Popen(
+            ["dvc", "repro", "--single-item", "train_big"], cwd=project.root,
+            env={**project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("Epoch 3/500"):
+                break
+        else:
+            pytest.fail("the stage ended before its third epoch:\n" + "".join(seen))
+        os.killpg(process.pid, signal_number)
+        process.communicate(timeout=120)
+        assert process.returncode != 0
+    finally:
+        project.edit_params("train_big", epochs=SMALL_SETTINGS["train_big"]["epochs"])
     assert "train_big" in project.run("dvc", "status")
     assert list((project.root / "models").glob(".*tmp*")) == []  # no half-written model
     assert project.repro("train_big") == ["train_big"]
