@@ -7,8 +7,8 @@ cache there, runs every stage with `dvc repro --single-item STAGE`, measuring ea
 one's wall time and peak memory (the stage's processes, as GNU time reports). Then:
 images/s of each training stage (median epoch, first epoch left out, from the timing
 log the stages write when MNIST_DVC_TIMING_LOG is set) against a bare Keras
-`model.fit` of the same model and data with no callbacks (numpy arrays; for an
-augmented model, the same augmented tf.data stream); the wall
+`model.fit` of the same model and data with no callback but an epoch timer (numpy
+arrays; for an augmented model, the same augmented tf.data stream); the wall
 time of a no-op `dvc repro` and of `dvc status`; the final model's prediction
 throughput (on training images: the test set is evaluate's alone); and each model's
 test accuracy from metrics/evaluate.json. Offline, set MNIST_MIRROR. Not part of the
@@ -36,54 +36,53 @@ STAGE_LOGS = {  # training stage -> its dvclive folder, which names its record i
 }
 
 BARE_FIT = """
-import json, statistics, sys, time
+import json, sys
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 import keras
-import numpy as np
+from stages.lib.artifacts import load_arrays
 from stages.lib.models import build_model, validate_spec
-from stages.lib.training import training_batches
+from stages.lib.training import epoch_timer, training_batches
 
 spec, x_path, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
 spec = validate_spec(spec, "spec")
-data = np.load(x_path)
-x, y = data["x"], data["y"]
+x, y = load_arrays(x_path, "x", "y")
 if isinstance(validation, float):  # train_final: the last fraction of the images is held out
     held_out = round(len(y) * validation)
     x, y, validation = x[:-held_out], y[:-held_out], (x[-held_out:], y[-held_out:])
 else:
-    validation = tuple(np.load(validation)[key] for key in ("x", "y"))
+    validation = load_arrays(validation, "x", "y")
 keras.utils.set_random_seed(seed)
 model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
-seconds = []
-class Timer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None): self.started = time.perf_counter()
-    def on_epoch_end(self, epoch, logs=None): seconds.append(time.perf_counter() - self.started)
+timer = epoch_timer()
 if any(spec["augmentation"].values()):  # the same augmented stream as the pipeline's
     data = {"x": training_batches(x, y, spec["augmentation"], batch_size, seed),
             "steps_per_epoch": -(-len(x) // batch_size)}
 else:  # plain Keras: numpy arrays, shuffled by Keras
     data = {"x": x, "y": y, "batch_size": batch_size}
-model.fit(**data, epochs=epochs, verbose=0, callbacks=[Timer()], validation_data=validation,
+model.fit(**data, epochs=epochs, verbose=0, callbacks=[timer], validation_data=validation,
           validation_batch_size=1024)
-print(json.dumps({"images": len(x), "epoch_seconds": seconds}))
+print(json.dumps({"images": len(x), "epoch_seconds": timer.seconds}))
 """
 
 PREDICT = """
-import json, sys, time
+import json, time
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
-import numpy as np
+from stages.lib.artifacts import load_arrays
+from stages.lib.evaluation import final_model_name
+from stages.lib.paths import PREPARED_DIR, model_path
 from stages.lib.training import load_model
-model = load_model(sys.argv[1])
-x = np.load("data/prepared/train.npz")["x"][:10000]
+final = final_model_name()
+model = load_model(model_path(final))
+x = load_arrays(PREPARED_DIR / "train.npz", "x")[0][:10000]
 model.predict(x, batch_size=1024, verbose=0)
 runs = []
 for _ in range(3):
     started = time.perf_counter()
     model.predict(x, batch_size=1024, verbose=0)
     runs.append(time.perf_counter() - started)
-print(json.dumps({"images_per_second": len(x) / min(runs)}))
+print(json.dumps({"final": final, "images_per_second": len(x) / min(runs)}))
 """
 
 
@@ -168,14 +167,12 @@ def main():
         noop_repro, _, _ = timed(["dvc", "repro"], project, env)
         status, _, _ = timed(["dvc", "status"], project, env)
         scores = json.loads((project / "metrics/evaluate.json").read_text())
-        comparison = (project / "metrics/evaluate/comparison.md").read_text()
-        final = next(line.split("(")[1].split(")")[0] for line in comparison.splitlines() if "final (" in line)
-        _, _, output = timed([sys.executable, "-c", PREDICT, f"models/{final}.keras"], project, env)
-        predict = json.loads(output.strip().splitlines()[-1])["images_per_second"]
+        _, _, output = timed([sys.executable, "-c", PREDICT], project, env)
+        prediction = json.loads(output.strip().splitlines()[-1])
 
     figures = {
         "date": time.strftime("%Y-%m-%d"), "machine": machine(), "stages": rows, "total_s": total, "noop_repro_s": noop_repro,
-        "status_s": status, "final": final, "predict_images_per_s": predict,
+        "status_s": status, "final": prediction["final"], "predict_images_per_s": prediction["images_per_second"],
         "test_accuracy": {name: value["accuracy"] for name, value in scores.items()},
     }
     print(report(figures))
