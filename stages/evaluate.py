@@ -6,20 +6,22 @@ higher accuracy on its held-out training images (never chosen on the test set). 
 metrics/evaluate.json (per model: accuracy, loss, macro precision, recall and F1) and,
 in metrics/evaluate/: per_class.csv (precision, recall, F1 and support of each class and
 model), confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and
-predicted class of each test image, for DVC's confusion plots) and comparison.md
-(notebook 000's table: validation and test accuracy).
+predicted class of each test image, for DVC's confusion plots), and report.md with its
+figures/ (protocol, search, test metrics, confusion, misclassified digits, calibration
+and learning curves, from this run's outputs).
 """
 
 import pandas as pd
 
-from stages.lib.artifacts import load_arrays, write_csv, write_json, write_text
+from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.evaluation import (
-    confusion, final_model_name, held_out_accuracy, per_class, random_guess, summarize,
+    confusion, final_model_name, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
 )
 from stages.lib.params import load_params, seed
-from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, model_path
+from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
+from stages.lib.report import Run, learning_curves, write_report
 from stages.lib.training import load_model
 
 OUT_DIR = METRICS_DIR / "evaluate"
@@ -29,7 +31,6 @@ def main(args):
     params = load_params()
     num_classes = dataset_params(params)["num_classes"]
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
-    validation = {name: held_out_accuracy(name) for name in models}
     final = final_model_name()
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
 
@@ -39,24 +40,23 @@ def main(args):
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
     predictions = {name: probabilities[name].argmax(axis=1) for name in models}
+    classes = pd.concat([per_class(y, predictions[name], num_classes).assign(model=name) for name in models])
+    final_confusion = confusion(y, predictions[final], num_classes)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
-    write_csv(OUT_DIR / "per_class.csv", pd.concat(
-        [per_class(y, predicted, num_classes).assign(model=name) for name, predicted in predictions.items()]
-    ))
-    write_csv(OUT_DIR / "confusion_matrix.csv", confusion(y, predictions[final], num_classes), index=True)
+    write_csv(OUT_DIR / "per_class.csv", classes)
+    write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
     for name, predicted in predictions.items():
         write_csv(OUT_DIR / f"predictions_{name}.csv", pd.DataFrame({"actual": y, "predicted": predicted}))
-
-    validation["final"] = validation[final]
-    table = pd.DataFrame({
-        "model": [f"final ({final})" if name == "final" else name for name in summaries],
-        "validation accuracy": [validation.get(name, "") for name in summaries],
-        "test accuracy": [s["accuracy"] for s in summaries.values()],
-        "test macro F1": [s["macro_f1"] for s in summaries.values()],
-    })
-    write_text(OUT_DIR / "comparison.md", table.to_markdown(index=False, floatfmt=".4f", missingval="") + "\n")
-    print(table.to_string(index=False, na_rep=""))
+    write_report(OUT_DIR, Run(
+        params=params, x=x, y=y, probabilities=probabilities, summaries=summaries, final=final,
+        held_out_accuracy={**{name: held_out_accuracy(name) for name in models}, "final": held_out_accuracy(final)},
+        per_class=classes, confusion=final_confusion,
+        learning_curves={name: learning_curves(training_metrics_dir(name) / "plots") for name in models},
+        search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},
+        best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
+    ))
+    print(pd.DataFrame(summaries).T.to_string(float_format="{:.4f}".format))
 
 
 if __name__ == "__main__":

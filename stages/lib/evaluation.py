@@ -1,5 +1,7 @@
 """Test-set metrics of a classifier's predictions, and which finalist is `final`."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
@@ -8,10 +10,15 @@ from stages.lib.artifacts import read_json
 from stages.lib.paths import FINALISTS, METRICS_DIR
 
 
+def training_metrics_dir(name: str) -> Path:
+    """Where the stage that trained a model keeps its dvclive metrics.json and plots/."""
+    stage = f"train_final/{name.removesuffix('_final')}" if name.endswith("_final") else f"train_{name}"
+    return METRICS_DIR / stage
+
+
 def held_out_accuracy(name: str) -> float:
     """A trained model's last-epoch accuracy on its held-out images (from dvclive)."""
-    stage = f"train_final/{name.removesuffix('_final')}" if name.endswith("_final") else f"train_{name}"
-    return read_json(METRICS_DIR / stage / "metrics.json")["eval"]["accuracy"]
+    return read_json(training_metrics_dir(name) / "metrics.json")["eval"]["accuracy"]
 
 
 def final_model_name() -> str:

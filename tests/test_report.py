@@ -1,0 +1,128 @@
+import re
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from stages.lib.evaluation import confusion, per_class, summarize
+from stages.lib.report import (
+    Run, calibration, learning_curves, most_confident_mistakes, most_confused, overfitting, write_report,
+)
+from tests.idx_files import REPO
+
+
+def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
+    # 10 predictions at confidence 0.9 (all right) and 10 at 0.6 (3 right).
+    probabilities = np.zeros((20, 2))
+    probabilities[:10] = [0.9, 0.1]
+    probabilities[10:] = [0.6, 0.4]
+    y = np.array([0] * 10 + [0] * 3 + [1] * 7)
+    ece, table = calibration(y, probabilities, bins=10)
+    assert ece == pytest.approx((10 * 0.1 + 10 * 0.3) / 20)
+    assert table["count"].tolist() == [10, 10]
+    assert table["accuracy"].tolist() == pytest.approx([0.3, 1.0])
+    assert table["confidence"].tolist() == pytest.approx([0.6, 0.9])
+    assert table["lower"].tolist() == pytest.approx([0.5, 0.8]) and table["upper"].tolist() == pytest.approx([0.6, 0.9])
+
+
+def test_a_calibrated_model_has_no_calibration_error():
+    probabilities = np.tile([0.75, 0.25], (8, 1))
+    ece, _ = calibration(np.array([0, 0, 0, 1, 0, 0, 0, 1]), probabilities)
+    assert ece == pytest.approx(0.0)
+
+
+def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
+    frame = confusion(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]), np.array([0, 1, 1, 1, 0, 2, 1, 1, 1]), 3)
+    pairs = most_confused(frame)
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [[2, 1, 3], [0, 1, 2], [1, 0, 1]]
+    assert pairs["share of true class"].tolist() == pytest.approx([3 / 4, 2 / 3, 1 / 2])
+
+
+def test_most_confident_mistakes_come_first():
+    probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.45, 0.55], [0.2, 0.8]])
+    assert most_confident_mistakes(np.array([0, 0, 0, 0]), probabilities).tolist() == [3, 1, 2]
+    assert most_confident_mistakes(np.array([0, 1, 1, 1]), probabilities).size == 0
+
+
+def write_dvclive(folder, train_loss, held_out_loss):
+    for split, losses in (("train", train_loss), ("eval", held_out_loss)):
+        (folder / "metrics" / split).mkdir(parents=True, exist_ok=True)
+        for metric, values in (("loss", losses), ("accuracy", [1 - value for value in losses])):
+            pd.DataFrame({"step": range(len(values)), metric: values}).to_csv(
+                folder / "metrics" / split / f"{metric}.tsv", sep="\t", index=False)
+    return folder
+
+
+def test_learning_curves_read_dvclive_tsvs_by_epoch(tmp_path):
+    curves = learning_curves(write_dvclive(tmp_path, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
+    assert curves.index.tolist() == [1, 2, 3]
+    assert curves["held_out_loss"].tolist() == [0.4, 0.35, 0.45]
+    assert curves["train_accuracy"].tolist() == pytest.approx([0.5, 0.7, 0.8])
+
+
+def test_overfitting_names_the_best_epoch_or_says_there_was_none(tmp_path):
+    curves = learning_curves(write_dvclive(tmp_path / "a", [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
+    assert "lowest at epoch 2 (0.3500) and rose to 0.4500 by epoch 3" in overfitting(curves)
+    assert "training loss fell from 0.3000 to 0.2000" in overfitting(curves)
+    curves = learning_curves(write_dvclive(tmp_path / "b", [0.5, 0.3], [0.4, 0.35]))
+    assert "still falling at epoch 2: it did not overfit yet" in overfitting(curves)
+
+
+def small_run(tmp_path, method="halving"):
+    """A Run of three classes and 60 test digits with made-up but consistent outputs."""
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    models = ("baseline", "big", "mlp_final", "cnn_final")
+    probabilities = {}
+    for number, name in enumerate(models):
+        logits = rng.normal(size=(60, 3)) + (1 + number / 2) * np.eye(3)[y]
+        probabilities[name] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probabilities["random_guess"] = np.full((60, 3), 1 / 3)
+    probabilities["final"] = probabilities["cnn_final"]
+    predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
+    if method == "halving":
+        search = pd.DataFrame({"candidate": ["a=1", "a=2"], "epochs": [1, 2], "score": [0.9, 0.95],
+                               "accuracy_at_1_epochs": [0.9, 0.92], "accuracy_at_2_epochs": [None, 0.95]})
+    else:
+        search = pd.DataFrame({"candidate": ["a=1", "a=2"], "fold_1": [0.9, 0.94], "fold_2": [0.92, 0.96],
+                               "score": [0.91, 0.95], "std": [0.01, 0.01]})
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["cv_search"]["method"] = method
+    return Run(
+        params=params, x=rng.random((60, 28, 28, 1)), y=y, probabilities=probabilities,
+        summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
+        held_out_accuracy={name: 0.9 for name in (*models, "final")},
+        per_class=pd.concat([per_class(y, predictions[name], 3).assign(model=name) for name in models]),
+        confusion=confusion(y, predictions["cnn_final"], 3),
+        learning_curves={name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
+                         for name in models},
+        search_results={"mlp": search, "cnn": search}, best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
+    )
+
+
+@pytest.mark.parametrize("method", ["halving", "grid_cv"])
+def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, method):
+    run = small_run(tmp_path, method)
+    write_report(tmp_path / "out", run)
+    report = (tmp_path / "out" / "report.md").read_text()
+
+    for picture in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
+        image = matplotlib.image.imread(tmp_path / "out" / picture)
+        assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0, picture
+    assert len(re.findall(r"!\[", report)) == 5
+    assert f"scores {run.summaries['random_guess']['accuracy']:.4f} on the test set" in report
+    assert f"scores {run.summaries['baseline']['accuracy']:.4f}, so" in report
+    errors = int((run.probabilities["final"].argmax(axis=1) != run.y).sum())
+    assert f"misclassifies {errors} of 60 test digits" in report
+    for name in ("baseline", "big", "mlp_final", "cnn_final"):
+        ece, _ = calibration(run.y, run.probabilities[name])
+        assert re.search(rf"\| {name} +\| +{ece:.4f} \|", report)
+        assert re.search(rf"\| {name} +\| +0.9000 \| +{run.summaries[name]['accuracy']:.4f} \|", report)
+    assert overfitting(run.learning_curves["big"]) in report
+    assert ("std across folds" in report) == (method == "halving")
+    assert ("5-fold cross-validation" in report) == (method == "grid_cv")
+    row = "| a=2 | 2 | 0.9500 | 0.9200 | 0.9500 |" if method == "halving" else "| a=2 | 0.9400 | 0.9600 | 0.9500 | 0.0100 |"
+    assert row in re.sub(" +", " ", report)
+    assert "nan" not in report
