@@ -13,6 +13,7 @@ models/best_config/SPACE.json (the winning model spec, for train_final).
 from stages.lib.artifacts import load_arrays, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
+from stages.lib.distribution import distribution_params, strategy_scope
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, SPLIT_DIR, best_config_path
 from stages.lib.search import grid_cv, search_params, successive_halving, winner
@@ -22,11 +23,12 @@ def main(args):
     params = load_params()
     settings = search_params(params, args.space)
     options = {"seed": seed(params), "num_classes": dataset_params(params)["num_classes"]}
-    if settings["method"] == "halving":
-        results = successive_halving(settings, load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
-                                     load_arrays(SPLIT_DIR / "validation.npz", "x", "y"), **options)
-    else:
-        results = grid_cv(settings, *load_arrays(PREPARED_DIR / "train.npz", "x", "y"), **options)
+    with strategy_scope(distribution_params(params)):
+        if settings["method"] == "halving":
+            results = successive_halving(settings, load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
+                                         load_arrays(SPLIT_DIR / "validation.npz", "x", "y"), **options)
+        else:
+            results = grid_cv(settings, *load_arrays(PREPARED_DIR / "train.npz", "x", "y"), **options)
     best = winner(results)
     out = METRICS_DIR / "cv_search" / args.space
     write_csv(out / "results.csv", results)

@@ -9,6 +9,7 @@ the last epoch's figures; plots/ with each epoch's loss and accuracy).
 from stages.lib.artifacts import load_arrays
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
+from stages.lib.distribution import distribution_params, strategy_scope
 from stages.lib.params import load_params, seed
 from stages.lib.paths import METRICS_DIR, SPLIT_DIR, model_path
 from stages.lib.training import save_model, train, training_params
@@ -20,16 +21,17 @@ def main(args):
     params = load_params()
     settings = training_params(params, f"train_{args.model}")
     num_classes = dataset_params(params)["num_classes"]
-    model, _ = train(
-        settings["model"],
-        load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
-        load_arrays(SPLIT_DIR / "validation.npz", "x", "y"),
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        seed=seed(params),
-        num_classes=num_classes,
-        log_dir=METRICS_DIR / f"train_{args.model}",
-    )
+    with strategy_scope(distribution_params(params)):
+        model, _ = train(
+            settings["model"],
+            load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
+            load_arrays(SPLIT_DIR / "validation.npz", "x", "y"),
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            seed=seed(params),
+            num_classes=num_classes,
+            log_dir=METRICS_DIR / f"train_{args.model}",
+        )
     save_model(model, model_path(args.model))
 
 

@@ -11,6 +11,7 @@ metrics/train_final/SPACE/ (metrics.json and per-epoch plots/).
 from stages.lib.artifacts import load_arrays, read_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
+from stages.lib.distribution import distribution_params, strategy_scope
 from stages.lib.models import validate_spec
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
@@ -25,15 +26,16 @@ def main(args):
     x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
     held_out = round(len(y) * settings["validation_fraction"])
     train_index, validation_index = split_indices(y, held_out, "last", seed(params))
-    model, _ = train(
-        spec,
-        (x[train_index], y[train_index]),
-        (x[validation_index], y[validation_index]),
-        **settings[args.space],
-        seed=seed(params),
-        num_classes=dataset_params(params)["num_classes"],
-        log_dir=METRICS_DIR / "train_final" / args.space,
-    )
+    with strategy_scope(distribution_params(params)):
+        model, _ = train(
+            spec,
+            (x[train_index], y[train_index]),
+            (x[validation_index], y[validation_index]),
+            **settings[args.space],
+            seed=seed(params),
+            num_classes=dataset_params(params)["num_classes"],
+            log_dir=METRICS_DIR / "train_final" / args.space,
+        )
     save_model(model, model_path(f"{args.space}_final"))
 
 
