@@ -139,9 +139,8 @@ def main():
         env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MNIST_DVC_TIMING_LOG": str(timing_log),
                "DVC_SITE_CACHE_DIR": str(work / "dvc-site-cache"),
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        # What a run commits to git (dvc.lock, metrics, best configs) is made afresh.
-        subprocess.run(["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics", "models/best_config"],
-                       cwd=project, check=True)
+        # What a run commits to git (dvc.lock, metrics, the report) is made afresh.
+        subprocess.run(["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics"], cwd=project, check=True)
         params = yaml.safe_load((project / "params.yaml").read_text())
 
         rows = []
