@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -286,3 +287,92 @@ def test_queued_sweep_runs_two_experiments_at_once(project):
         if e["name"] != "one-epoch"
     }
     assert steps[1] == 0 and steps[3] == 2
+
+
+def test_a_swept_value_asked_for_again_comes_from_the_run_cache(project):
+    """Every stage but evaluate keeps a run cache: the sweep's epochs=1 run, asked for
+    again, is restored, not retrained. (Another machine cannot do this with DVC 3.67:
+    it pushes a run's cached outputs but not its cache: false metrics file.)"""
+    (swept,) = [e for e in experiments(project) if e["params"]["train_baseline"]["epochs"] == 1]
+    log = project.run("dvc", "exp", "run", "-S", "train_baseline.epochs=1")
+    assert "Stage 'train_baseline' is cached - skipping run, checking out outputs" in log, log
+    assert re.findall(r"Running stage '([^']+)'", log) == ["evaluate"], log
+    restored = project.read_json("metrics/train_baseline/metrics.json")
+    assert restored == swept["metrics"]["metrics/train_baseline/metrics.json"]
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """A real S3-compatible server (moto) on 127.0.0.1 with an empty bucket; yields its
+    endpoint. Any credentials are accepted; they come from the environment."""
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "moto_server did not start"
+                time.sleep(0.2)
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **S3_CREDENTIALS).create_bucket(
+            Bucket="mnist-dvc")
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+S3_CREDENTIALS = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret"}
+
+
+@pytest.mark.parametrize("kind", ["directory", "s3"])
+def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(project, tmp_path, kind, request):
+    """Machine A (the project, with its committed run and the sweep's experiments)
+    shares through a git remote and a DVC remote; machine B clones, pulls and
+    reproduces: nothing is recomputed, and A's experiments come across with their
+    outputs."""
+    env = {**project.env, "AWS_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
+           "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"]}
+    origin = tmp_path / "origin.git"
+    url = "s3://mnist-dvc/cache" if kind == "s3" else str(tmp_path / "dvc-remote")
+
+    def use_remote(machine: Project) -> None:
+        # Each machine's .dvc/config.local: the remote (and for S3 the endpoint) apply to
+        # every commit and experiment, and nothing goes into committed config.
+        machine.run("dvc", "remote", "add", "--local", "--force", "--default", "shared", url)
+        if kind == "s3":
+            machine.run("dvc", "remote", "modify", "--local", "shared", "endpointurl", request.getfixturevalue("s3_server"))
+
+    machine_a = Project(project.root, env)
+    use_remote(machine_a)
+    machine_a.run("git", "init", "-q", "--bare", str(origin))
+    machine_a.run("git", "push", "-q", str(origin), "main")
+    machine_a.run("dvc", "push", "--all-commits", "--run-cache")
+    machine_a.run("dvc", "exp", "push", "--all-commits", "--run-cache", str(origin))
+    assert machine_a.run("git", "status", "--porcelain", ".dvc/config") == ""
+
+    machine_b = Project(tmp_path / "b", env)
+    machine_a.run("git", "clone", "-q", "--branch", "main", str(origin), str(machine_b.root))
+    use_remote(machine_b)
+    machine_b.run("dvc", "pull", "--run-cache")
+    assert machine_b.repro() == []
+    assert "Data and pipelines are up to date" in machine_b.run("dvc", "status")
+    committed = machine_a.run("git", "show", "HEAD:metrics/evaluate.json")
+    assert json.loads((machine_b.root / "metrics/evaluate.json").read_text()) == json.loads(committed)
+
+    machine_b.run("dvc", "exp", "pull", "--all-commits", "origin")
+    sweep = {e["name"]: e for e in experiments(machine_a)}
+    assert len(sweep) >= 3  # one-epoch and the two queued runs
+    assert {e["name"]: e for e in experiments(machine_b)} == sweep
+    (three_epochs,) = [name for name, e in sweep.items() if e["params"]["train_baseline"]["epochs"] == 3]
+    machine_b.run("dvc", "exp", "apply", three_epochs)
+    assert machine_b.read_json("metrics/train_baseline/metrics.json")["step"] == 2
+    assert "Data and pipelines are up to date" in machine_b.run("dvc", "status")
