@@ -191,9 +191,9 @@ def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], m
 
 
 def overfitting(curves: pd.DataFrame) -> str:
-    """What the 256-256 model's curves show about overfitting, in their own numbers."""
+    """What the big model's curves show about overfitting, in their own numbers."""
     last, best = len(curves), int(curves["held_out_loss"].idxmin())
-    text = (f"The 256-256 network (`big`) reaches training accuracy {curves['train_accuracy'].iloc[-1]:.4f} at "
+    text = (f"Notebook 000's larger network (`big`) reaches training accuracy {curves['train_accuracy'].iloc[-1]:.4f} at "
             f"epoch {last}, against {curves['held_out_accuracy'].iloc[-1]:.4f} on the validation images. ")
     if best == last:
         return text + f"Its validation loss was still falling at epoch {last}: it did not overfit yet."
@@ -247,7 +247,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "## Baseline against a random guess",
         "",
         f"A uniform random guess scores {accuracy['random_guess']:.4f} on the test set; the baseline "
-        f"(notebook 000's 64-unit network) scores {accuracy['baseline']:.4f}, so the data carries signal a "
+        f"(notebook 000's small network) scores {accuracy['baseline']:.4f}, so the data carries signal a "
         "small model learns.",
         "",
         "## The model that overfits",
