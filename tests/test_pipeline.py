@@ -306,7 +306,7 @@ def test_a_swept_value_asked_for_again_comes_from_the_run_cache(project):
 
 
 @pytest.fixture
-def s3_server(tmp_path):
+def s3_server():
     """A real S3-compatible server (moto) on 127.0.0.1 with an empty bucket; yields its
     endpoint. Any credentials are accepted; they come from the environment."""
     import boto3
