@@ -50,7 +50,7 @@ def main(args):
         write_csv(OUT_DIR / f"predictions_{name}.csv", pd.DataFrame({"actual": y, "predicted": predicted}))
     write_report(OUT_DIR, Run(
         params=params, x=x, y=y, probabilities=probabilities, summaries=summaries, final=final,
-        held_out_accuracy={**{name: held_out_accuracy(name) for name in models}, "final": held_out_accuracy(final)},
+        held_out_accuracy={name: held_out_accuracy(name) for name in models},
         per_class=classes, confusion=final_confusion,
         learning_curves={name: learning_curves(training_metrics_dir(name) / "plots") for name in models},
         search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},

@@ -93,7 +93,7 @@ def small_run(tmp_path, method="halving"):
     return Run(
         params=params, x=rng.random((60, 28, 28, 1)), y=y, probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
-        held_out_accuracy={name: 0.9 for name in (*models, "final")},
+        held_out_accuracy={name: 0.9 for name in models},
         per_class=pd.concat([per_class(y, predictions[name], 3).assign(model=name) for name in models]),
         confusion=confusion(y, predictions["cnn_final"], 3),
         learning_curves={name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
@@ -116,13 +116,23 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert f"scores {run.summaries['baseline']['accuracy']:.4f}, so" in report
     errors = int((run.probabilities["final"].argmax(axis=1) != run.y).sum())
     assert f"misclassifies {errors} of 60 test digits" in report
+    for name in ("baseline", "big", "mlp_final", "cnn_final", "final"):
+        assert re.search(rf"\| {name} +\| +0.9000 \| +{run.summaries[name]['accuracy']:.4f} \|", report), name
     for name in ("baseline", "big", "mlp_final", "cnn_final"):
         ece, _ = calibration(run.y, run.probabilities[name])
         assert re.search(rf"\| {name} +\| +{ece:.4f} \|", report)
-        assert re.search(rf"\| {name} +\| +0.9000 \| +{run.summaries[name]['accuracy']:.4f} \|", report)
     assert overfitting(run.learning_curves["big"]) in report
     assert ("std across folds" in report) == (method == "halving")
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
     row = "| a=2 | 2 | 0.9500 | 0.9200 | 0.9500 |" if method == "halving" else "| a=2 | 0.9400 | 0.9600 | 0.9500 | 0.0100 |"
     assert row in re.sub(" +", " ", report)
     assert "nan" not in report
+
+
+def test_a_final_model_without_mistakes_gets_no_gallery(tmp_path):
+    run = small_run(tmp_path)
+    run.probabilities["final"] = run.probabilities["cnn_final"] = np.eye(3)[run.y]
+    write_report(tmp_path / "out", run)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "misclassifies 0 of 60 test digits" in report and "misclassified.png" not in report
+    assert not (tmp_path / "out" / "figures" / "misclassified.png").exists()

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 from stages.lib.artifacts import atomic_path, write_text  # noqa: E402
 
 CURVES = ("accuracy", "loss")
+CALIBRATION_BINS = 15
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Run:
     probabilities: dict[str, np.ndarray]  # random_guess, the trained models and final
     summaries: dict[str, dict]  # test metrics, same keys
     final: str  # the name of the final model
-    held_out_accuracy: dict[str, float]  # per trained model and final
+    held_out_accuracy: dict[str, float]  # per trained model
     per_class: pd.DataFrame  # per_class() rows of every trained model, with a model column
     confusion: pd.DataFrame  # the final model's
     learning_curves: dict[str, pd.DataFrame]  # per trained model, from learning_curves()
@@ -49,7 +50,7 @@ def learning_curves(dvclive_dir: str | Path) -> pd.DataFrame:
     return frame
 
 
-def calibration(y_true: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> tuple[float, pd.DataFrame]:
+def calibration(y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
     """Expected calibration error and the reliability table behind it: predictions
     grouped by confidence (the top probability) into equal-width bins; ECE is the
     count-weighted mean gap between each bin's accuracy and its mean confidence."""
@@ -215,7 +216,8 @@ def write_report(out_dir: Path, run: Run) -> None:
     plot_search(run.search_results, figures / "search.png")
     plot_confusion(confusion, f"Confusion matrix, final model ({final}), test set", figures / "confusion.png")
     mistakes = most_confident_mistakes(y, probabilities[final])
-    plot_gallery(run.x[mistakes], y[mistakes], probabilities[final][mistakes], figures / "misclassified.png")
+    if len(mistakes):
+        plot_gallery(run.x[mistakes], y[mistakes], probabilities[final][mistakes], figures / "misclassified.png")
     calibrations = {name: calibration(y, probabilities[name]) for name in models}
     eces = {name: ece for name, (ece, _) in calibrations.items()}
     plot_reliability({name: t for name, (_, t) in calibrations.items()}, eces, figures / "reliability.png")
@@ -223,7 +225,8 @@ def write_report(out_dir: Path, run: Run) -> None:
     accuracy = {name: summaries[name]["accuracy"] for name in summaries}
     errors = int((probabilities[final].argmax(axis=1) != y).sum())
     summary_table = pd.DataFrame(summaries).T.rename_axis("model").reset_index()
-    summary_table.insert(1, "held-out accuracy", summary_table["model"].map(run.held_out_accuracy))
+    held_out = {**run.held_out_accuracy, "final": run.held_out_accuracy[final]}
+    summary_table.insert(1, "held-out accuracy", summary_table["model"].map(held_out))
     final_classes = run.per_class.query("model == @final").drop(columns="model")
     f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1")[models]
     p = run.params
@@ -287,7 +290,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "## Calibration",
         "",
-        table(pd.DataFrame({"model": list(eces), "expected calibration error (15 bins)": list(eces.values())})),
+        table(pd.DataFrame({"model": list(eces), f"expected calibration error ({CALIBRATION_BINS} bins)": list(eces.values())})),
         "",
         "![Reliability diagram](figures/reliability.png)",
         "",
