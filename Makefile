@@ -1,27 +1,43 @@
-# make repro: set up .venv and run the whole pipeline (dvc repro).
-# make test:  set up .venv and run the test suite.
+# make repro:     set up .venv and run the whole pipeline (dvc repro).
+# make test:      set up .venv and run the whole test suite (what CI runs).
+# make test-fast: the tests that train no pipeline, for the edit-run loop.
 # make benchmark: set up .venv and time a full default run in a temporary clone.
 # make browser-deps: fetch Vega for the headless-Chromium plots test (needs npm; the
 #   test also needs Debian's chromium and chromium-driver, and skips without them).
-# Offline machines: MNIST_MIRROR=/path/to/mnist make repro
+# GPU=1 (e.g. make setup GPU=1) installs TensorFlow's CUDA build instead of the CPU
+#   build; .venv keeps the build it has until GPU=1 or GPU=0 says otherwise.
+# Offline machines: DATASET_MIRROR=/path/to/files make repro (our development machines
+#   have MNIST's files in ../shared/mnist, which is then the default).
 
 PYTHON ?= python3
 VENV ?= .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
+export DATASET_MIRROR ?= $(wildcard $(CURDIR)/../shared/mnist)
+
+ifeq ($(GPU),)
+TF_BUILD := $(if $(wildcard $(VENV)/.installed-gpu),gpu,cpu)
+else
+TF_BUILD := $(if $(filter 0,$(GPU)),cpu,gpu)
+endif
+OTHER_BUILD := $(if $(filter gpu,$(TF_BUILD)),cpu,gpu)
+REQUIREMENTS := $(if $(filter gpu,$(TF_BUILD)),requirements-gpu.txt,requirements.txt)
 
 # The versions `dvc plots show` pages load from a CDN (dvc_render's VegaRenderer.SCRIPTS).
 VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
 VEGA_DIR := $(VENV)/share/vega
 
-.PHONY: setup repro test benchmark browser-deps
+.PHONY: setup repro test test-fast benchmark browser-deps
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-$(TF_BUILD)
 
-$(VENV)/.installed: requirements.txt
+# Switching builds uninstalls the other one first: both provide the `tensorflow` module.
+$(VENV)/.installed-$(TF_BUILD): requirements-common.txt $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	if [ -e $(VENV)/.installed-$(OTHER_BUILD) ]; then \
+	  $(VENV)/bin/pip uninstall --quiet --yes tensorflow tensorflow-cpu && rm $(VENV)/.installed-$(OTHER_BUILD); fi
+	$(VENV)/bin/pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
 repro: setup
@@ -29,6 +45,9 @@ repro: setup
 
 test: setup
 	pytest
+
+test-fast: setup
+	pytest -m "not slow"
 
 benchmark: setup
 	python benchmark.py

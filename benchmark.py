@@ -11,7 +11,7 @@ log the stages write when MNIST_DVC_TIMING_LOG is set) against a bare Keras
 arrays; for an augmented model, the same augmented tf.data stream); the wall
 time of a no-op `dvc repro` and of `dvc status`; the final model's prediction
 throughput (on training images: the test set is evaluate's alone); and each model's
-test accuracy from metrics/evaluate.json. Offline, set MNIST_MIRROR. Not part of the
+test accuracy from metrics/evaluate.json. Offline, set DATASET_MIRROR. Not part of the
 test suite: the figures depend on the machine and on what else runs on it.
 """
 

@@ -1,7 +1,7 @@
 """Stage download: fetch the dataset's IDX files into data/raw.
 
-Sources, in order: $MNIST_MIRROR (a local folder or a URL) when set, then
-params.yaml's dataset.mirrors. A file is kept only if its sha256 matches
+Sources, in order: $DATASET_MIRROR and $MNIST_MIRROR (the older name; each a local
+folder or a URL) when set, then params.yaml's dataset.mirrors. A file is kept only if its sha256 matches
 dataset.files, so the source never changes what DVC caches.
 """
 

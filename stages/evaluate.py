@@ -6,7 +6,7 @@ higher accuracy on its held-out training images (never chosen on the test set). 
 metrics/evaluate.json (per model: accuracy, loss, macro precision, recall and F1) and,
 in metrics/evaluate/: per_class.csv (precision, recall, F1 and support of each class and
 model), confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and
-predicted class of each test image, for DVC's confusion plots), and report.md with its
+predicted class name of each test image, for DVC's confusion plots), and report.md with its
 figures/ (protocol, search, test metrics, confusion, misclassified digits, calibration
 and learning curves, from this run's outputs).
 """
@@ -29,29 +29,32 @@ OUT_DIR = METRICS_DIR / "evaluate"
 
 def main(args):
     params = load_params()
-    num_classes = dataset_params(params)["num_classes"]
+    dataset = dataset_params(params)
+    classes = dataset["classes"]
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
     final = final_model_name()
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
 
-    probabilities = {"random_guess": random_guess(len(y), num_classes, seed(params))}
+    probabilities = {"random_guess": random_guess(len(y), len(classes), seed(params))}
     for name in models:
         probabilities[name] = load_model(model_path(name)).predict(x, batch_size=1024, verbose=0)
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
     predictions = {name: probabilities[name].argmax(axis=1) for name in models}
-    classes = pd.concat([per_class(y, predictions[name], num_classes).assign(model=name) for name in models])
-    final_confusion = confusion(y, predictions[final], num_classes)
+    scores_per_class = pd.concat([per_class(y, predictions[name], classes).assign(model=name) for name in models])
+    final_confusion = confusion(y, predictions[final], classes)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
-    write_csv(OUT_DIR / "per_class.csv", classes)
+    write_csv(OUT_DIR / "per_class.csv", scores_per_class)
     write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
     for name, predicted in predictions.items():
-        write_csv(OUT_DIR / f"predictions_{name}.csv", pd.DataFrame({"actual": y, "predicted": predicted}))
+        named = pd.DataFrame({"actual": y, "predicted": predicted}).map(classes.__getitem__)
+        write_csv(OUT_DIR / f"predictions_{name}.csv", named)
     write_report(OUT_DIR, Run(
-        params=params, x=x, y=y, probabilities=probabilities, summaries=summaries, final=final,
+        params=params, dataset=dataset["name"], classes=classes, x=x, y=y, probabilities=probabilities,
+        summaries=summaries, final=final,
         held_out_accuracy={name: held_out_accuracy(name) for name in models},
-        per_class=classes, confusion=final_confusion,
+        per_class=scores_per_class, confusion=final_confusion,
         learning_curves={name: learning_curves(training_metrics_dir(name) / "plots") for name in models},
         search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},
         best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},

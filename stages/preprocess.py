@@ -1,7 +1,9 @@
 """Stage preprocess: parse the raw IDX files into data/prepared/{train,test}.npz.
 
-Validates magic numbers, counts, shapes and label range; scales pixels to [0, 1] as
-float32 (x: images x rows x cols) with integer labels (y). Compressed numpy, no pickle.
+Validates magic numbers, counts, shapes and label range; with dataset.transpose, swaps
+each image's rows and columns (EMNIST's files store them so); scales pixels to [0, 1]
+as float32 (x: images x rows x cols) with integer labels (y). Compressed numpy, no
+pickle.
 """
 
 import logging
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def main(args):
     dataset = dataset_params(load_params())
-    for part, (x, y) in load_dataset(RAW_DIR, dataset["files"], dataset["num_classes"]).items():
+    for part, (x, y) in load_dataset(RAW_DIR, dataset["files"], dataset["num_classes"], dataset["transpose"]).items():
         save_arrays(PREPARED_DIR / f"{part}.npz", x=x, y=y)
         log.info("%s: %d images of %dx%d", part, *x.shape)
 

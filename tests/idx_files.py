@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.idx import IMAGES_MAGIC, LABELS_MAGIC, load_images_and_labels
+from stages.lib.idx import IMAGES_MAGIC, LABELS_MAGIC
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "mnist"
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -28,9 +26,9 @@ def encode_labels(labels: np.ndarray, magic: int = LABELS_MAGIC) -> bytes:
     return header + np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
 
 
-def write_mirror(folder: Path, train: tuple, test: tuple) -> dict:
-    """Gzipped IDX files of (images, labels) pairs in `folder`; returns the
-    `dataset.files` params section that describes them."""
+def write_mirror(folder: Path, train: tuple, test: tuple, prefix: str = "") -> dict:
+    """Gzipped IDX files of (images, labels) pairs in `folder`, named as MNIST's after
+    `prefix`; returns the `dataset.files` params section that describes them."""
     folder.mkdir(parents=True, exist_ok=True)
     contents = {
         "train_images": encode_images(train[0]),
@@ -41,17 +39,6 @@ def write_mirror(folder: Path, train: tuple, test: tuple) -> dict:
     files = {}
     for role, data in contents.items():
         compressed = gzip.compress(data, mtime=0)
-        (folder / MNIST_FILES[role]).write_bytes(compressed)
-        files[role] = {"filename": MNIST_FILES[role], "sha256": hashlib.sha256(compressed).hexdigest()}
+        (folder / (prefix + MNIST_FILES[role])).write_bytes(compressed)
+        files[role] = {"filename": prefix + MNIST_FILES[role], "sha256": hashlib.sha256(compressed).hexdigest()}
     return files
-
-
-def mnist_subset(train_size: int, test_size: int):
-    """The first images of the real MNIST files in ../shared/mnist."""
-    parts = []
-    for part, size in (("train", train_size), ("test", test_size)):
-        images, labels = load_images_and_labels(
-            SHARED_MNIST / MNIST_FILES[f"{part}_images"], SHARED_MNIST / MNIST_FILES[f"{part}_labels"], 10
-        )
-        parts.append((images[:size], labels[:size]))
-    return parts

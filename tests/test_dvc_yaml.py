@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from stages.lib.paths import FINALISTS
-from tests.idx_files import REPO
+from tests import REPO
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -63,6 +63,7 @@ def test_params_keys_exist(name):
     for key in STAGES[name].get("params", []):
         value = PARAMS
         for part in key.split("."):
+            assert isinstance(value, dict) and part in value, f"{name}: params.yaml has no {key}"
             value = value[part]
 
 

@@ -26,11 +26,13 @@ def test_summary():
 
 
 def test_per_class_and_confusion():
-    table = per_class(Y_TRUE, Y_PRED, 4)
+    table = per_class(Y_TRUE, Y_PRED, ["a", "b", "c", "d"])
+    assert table["class"].tolist() == ["a", "b", "c", "d"]
     assert table["support"].tolist() == [2, 2, 2, 0]
     assert table["recall"].tolist() == [0.5, 1.0, 0.5, 0.0]
-    matrix = confusion(Y_TRUE, Y_PRED, 3)
+    matrix = confusion(Y_TRUE, Y_PRED, ["a", "b", "c"])
     assert matrix.to_numpy().tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert matrix.index.tolist() == matrix.columns.tolist() == ["a", "b", "c"]
 
 
 def test_random_guess_is_chance():

@@ -15,7 +15,7 @@ from stages.lib.idx import (
     parse_labels,
     read_bytes,
 )
-from tests.idx_files import MNIST_FILES, SHARED_MNIST, encode_images, encode_labels, write_mirror
+from tests.idx_files import MNIST_FILES, encode_images, encode_labels, write_mirror
 
 IMAGES = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
 LABELS = np.array([0, 9, 3], dtype=np.uint8)
@@ -78,6 +78,14 @@ def test_load_dataset_scales_to_unit_float32(tmp_path):
     np.testing.assert_allclose(x[0], [[0.0, 1.0], [0.2, 0.4]])
 
 
+def test_transposed_datasets_are_read_upright(tmp_path):
+    """EMNIST's files hold each image column by column."""
+    upright = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)
+    files = write_mirror(tmp_path, (upright.transpose(0, 2, 1), np.array([1])), (upright.transpose(0, 2, 1), np.array([0])))
+    x, _ = load_dataset(tmp_path, files, 10, transpose=True)["test"]
+    np.testing.assert_allclose(x * 255, upright)
+
+
 def test_test_images_of_another_size_name_the_file(tmp_path):
     small, large = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 32, 32), np.uint8)
     files = write_mirror(tmp_path, (small, np.array([7])), (large, np.array([2])))
@@ -86,9 +94,9 @@ def test_test_images_of_another_size_name_the_file(tmp_path):
         load_dataset(tmp_path, files, 10)
 
 
-def test_real_mnist_files():
+def test_real_mnist_files(dataset_folder):
     images, labels = load_images_and_labels(
-        SHARED_MNIST / MNIST_FILES["test_images"], SHARED_MNIST / MNIST_FILES["test_labels"], 10
+        dataset_folder / MNIST_FILES["test_images"], dataset_folder / MNIST_FILES["test_labels"], 10
     )
     assert images.shape == (10000, 28, 28)
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -97,11 +105,13 @@ def test_real_mnist_files():
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_parse_or_raise_data_error(data):
-    for parse in (lambda d: parse_images(d, "f"), lambda d: parse_labels(d, "f", 10)):
+    """Whatever the bytes, a valid array of what the header announces, or DataError."""
+    for parse, ndim in ((lambda d: parse_images(d, "f"), 3), (lambda d: parse_labels(d, "f", 10), 1)):
         try:
-            parse(data)
+            parsed = parse(data)
         except DataError:
-            pass
+            continue
+        assert parsed.dtype == np.uint8 and parsed.ndim == ndim and parsed.size == len(data) - 4 - 4 * ndim
 
 
 @settings(max_examples=200, deadline=None)

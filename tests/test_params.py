@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from stages.lib.dataset import dataset_params
@@ -8,18 +10,20 @@ from stages.lib.search import search_params
 from stages.lib.splitting import split_params
 from stages.lib.paths import FINALISTS
 from stages.lib.training import final_params, training_params
-from tests.idx_files import REPO
+from tests import REPO
 
 SCHEMA = {"epochs": integer(minimum=1), "learning_rate": number(above=0.0), "optimizer": one_of("adam", "sgd")}
 
 
 def test_the_repository_params_are_valid():
     params = load_params(REPO / PARAMS_FILE)
-    dataset_params(params)
-    split_params(params)
-    training_params(params, "train_baseline")
-    training_params(params, "train_big")
-    assert [len(search_params(params, space)["candidates"]) for space in FINALISTS] == [4, 4]
+    assert dataset_params(params)["num_classes"] == len(params["dataset"]["classes"])
+    assert split_params(params) == params["split"]
+    for stage in ("train_baseline", "train_big"):
+        assert training_params(params, stage)["model"].items() >= params[stage]["model"].items()
+    for space in FINALISTS:
+        grid = params["cv_search"]["spaces"][space]["grid"]
+        assert len(search_params(params, space)["candidates"]) == math.prod(map(len, grid.values()))
     assert set(final_params(params)) == {*FINALISTS, "validation_fraction"}
 
 
@@ -89,6 +93,26 @@ def test_bad_yaml_is_a_params_error(tmp_path):
         load_params(path)
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("classes, message", [
+    (["cat"], "dataset.classes must have at least 2 item(s), got 1"),
+    (["cat", "dog", "cat"], "dataset.classes must name each class once; repeated: cat"),
+    (["cat", ""], "dataset.classes[1] must be a non-empty string, got ''"),
+    ([f"c{i}" for i in range(257)], "dataset.classes must name at most 256 classes"),
+])
+def test_class_names_are_checked(classes, message):
+    params = load_params(REPO / PARAMS_FILE)
+    params["dataset"]["classes"] = classes
+    with pytest.raises(ParamsError) as error:
+        dataset_params(params)
+    assert message in str(error.value)
+
+
+def test_class_names_may_be_numbers():
+    params = load_params(REPO / PARAMS_FILE)
+    params["dataset"]["classes"] = [0, 1, 2]
+    assert dataset_params(params)["classes"] == ["0", "1", "2"]
 
 
 def test_dataset_checksums_and_file_names_are_checked():

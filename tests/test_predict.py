@@ -1,21 +1,30 @@
-"""Classifying users' own digit pictures: preprocessing, errors, the command."""
+"""Classifying users' own pictures: preprocessing, errors, the command."""
 
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
-from stages.lib.digits import read_images, to_mnist
 from stages.lib.errors import DataError
 from stages.lib.models import validate_spec
+from stages.lib.pictures import read_images, to_model_input
 from stages.lib.training import save_model, train
-from tests.idx_files import REPO, mnist_subset
+from tests import REPO
+from tests.real_data import subset
 
-# Real digits as the pipeline feeds them: pixels scaled to [0, 1].
-TRAIN, TEST = [((images / 255.0).astype(np.float32), labels) for images, labels in mnist_subset(3000, 40)]
+MNIST = (28, 28)
+CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@pytest.fixture(scope="module")
+def digits(dataset_folder):
+    """3,000 training and 40 test digits as the pipeline feeds them: pixels in [0, 1]."""
+    return [((images / 255.0).astype(np.float32), labels) for images, labels in subset(dataset_folder, 3000, 40)]
 
 
 def as_users_photo(digit: np.ndarray, index: int) -> np.ndarray:
@@ -34,26 +43,29 @@ def write_png(path, pixels: np.ndarray):
     return path
 
 
-def test_a_photographed_digit_becomes_what_the_digit_itself_becomes():
+def test_a_photographed_digit_becomes_what_the_digit_itself_becomes(digits):
     """Polarity, size and place on the sheet make no difference."""
     similar = []
-    for index, digit in enumerate(TEST[0][:20]):
-        restored = to_mnist(as_users_photo(digit, index) / 255.0)
-        assert restored.shape == (28, 28) and restored.dtype == np.float32
+    for index, digit in enumerate(digits[1][0][:20]):
+        restored = to_model_input(as_users_photo(digit, index) / 255.0, MNIST)
+        assert restored.shape == MNIST and restored.dtype == np.float32
         assert 0.0 <= restored.min() and restored.max() <= 1.0
-        similar.append(np.corrcoef(restored.ravel(), to_mnist(digit).ravel())[0, 1])
+        similar.append(np.corrcoef(restored.ravel(), to_model_input(digit, MNIST).ravel())[0, 1])
     assert np.median(similar) > 0.97 and min(similar) > 0.85, similar
 
 
-def test_centre_of_mass_is_centred_and_the_digit_fits_20_pixels():
+@pytest.mark.parametrize("shape, box", [(MNIST, 20), ((16, 12), (11, 9))])
+def test_centre_of_mass_is_centred_and_the_picture_fits_mnists_box(shape, box):
+    """MNIST's 20 of 28 pixels, or the same share of another model's input size."""
     blob = np.zeros((90, 50), np.float32)
     blob[10:70, 5:25] = 1.0  # a tall bar, far from the centre
-    image = to_mnist(blob)
+    image = to_model_input(blob, shape)
+    assert image.shape == shape
     rows, columns = np.nonzero(image > 0.5)
-    assert rows.max() - rows.min() + 1 <= 20
+    assert rows.max() - rows.min() + 1 <= np.max(box) and columns.max() - columns.min() + 1 <= np.min(box)
     weights = image / image.sum()
-    assert abs((weights.sum(axis=1) * np.arange(28)).sum() - 13.5) <= 0.5
-    assert abs((weights.sum(axis=0) * np.arange(28)).sum() - 13.5) <= 0.5
+    assert abs((weights.sum(axis=1) * np.arange(shape[0])).sum() - (shape[0] - 1) / 2) <= 0.5
+    assert abs((weights.sum(axis=0) * np.arange(shape[1])).sum() - (shape[1] - 1) / 2) <= 0.5
 
 
 @pytest.mark.parametrize("name, contents, message", [
@@ -64,40 +76,46 @@ def test_centre_of_mass_is_centred_and_the_digit_fits_20_pixels():
 def test_unusable_files_are_clear_errors(tmp_path, name, contents, message):
     (tmp_path / name).write_bytes(contents)
     with pytest.raises(DataError, match=message):
-        read_images(tmp_path / name)
+        read_images(tmp_path / name, MNIST)
 
 
 def test_missing_blank_and_bad_arrays_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="cannot read .*missing.png: No such file or directory"):
-        read_images(tmp_path / "missing.png")
-    with pytest.raises(DataError, match="blank.png: no digit found: the image is blank"):
-        read_images(write_png(tmp_path / "blank.png", np.full((40, 40), 255, np.uint8)))
+        read_images(tmp_path / "missing.png", MNIST)
+    with pytest.raises(DataError, match="blank.png: nothing found: the image is blank"):
+        read_images(write_png(tmp_path / "blank.png", np.full((40, 40), 255, np.uint8)), MNIST)
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
     with pytest.raises(DataError, match="objects.npy is not a plain numpy array file"):
-        read_images(tmp_path / "objects.npy")
+        read_images(tmp_path / "objects.npy", MNIST)
     np.save(tmp_path / "wide.npy", np.zeros((2, 28, 30)))
     with pytest.raises(DataError, match=r"shape \(2, 28, 30\); expected \(28, 28\) or \(n, 28, 28\)"):
-        read_images(tmp_path / "wide.npy")
+        read_images(tmp_path / "wide.npy", MNIST)
 
 
 def test_npy_batches_keep_their_pixels(tmp_path):
-    np.save(tmp_path / "batch.npy", TEST[0][:3])
-    np.testing.assert_allclose(read_images(tmp_path / "batch.npy"), TEST[0][:3])
-    np.save(tmp_path / "bytes.npy", np.round(TEST[0][0] * 255).astype(np.uint8))
-    assert read_images(tmp_path / "bytes.npy").shape == (1, 28, 28)
+    images = np.random.default_rng(0).random((3, 16, 12), dtype=np.float32)
+    np.save(tmp_path / "batch.npy", images)
+    np.testing.assert_allclose(read_images(tmp_path / "batch.npy", (16, 12)), images)
+    np.save(tmp_path / "bytes.npy", np.round(images[0] * 255).astype(np.uint8))
+    np.testing.assert_allclose(read_images(tmp_path / "bytes.npy", (16, 12)), images[:1], atol=0.5 / 255)
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, digits):
     """A folder laid out like the repository after `dvc repro`, with a small CNN
-    trained on 3,000 real digits as cnn_final and a much worse MLP as mlp_final."""
+    trained on 3,000 real digits as cnn_final, a much worse MLP as mlp_final, and
+    params.yaml's classes renamed, as another dataset would name them."""
     root = tmp_path_factory.mktemp("workspace")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["dataset"]["classes"] = CLASSES
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    train_data, test_data = digits
     cnn = validate_spec({"family": "lenet", "filters": [8, 16], "kernel_size": 5, "dense_units": 32,
                          "optimizer": "adam", "learning_rate": 0.003}, "cnn")
     mlp = validate_spec({"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam",
                          "learning_rate": 0.0001}, "mlp")
     for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
-        model, history = train(spec, TRAIN, TEST, epochs=epochs, batch_size=64, seed=0, num_classes=10)
+        model, history = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
         save_model(model, root / "models" / f"{name}_final.keras")
         metrics = root / "metrics" / "train_final" / name / "metrics.json"
         metrics.parent.mkdir(parents=True)
@@ -110,9 +128,11 @@ def predict(workspace, *args):
                           env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True)
 
 
-def test_predict_reads_photos_either_polarity_and_reports_bad_files(workspace, tmp_path):
+@pytest.mark.slow
+def test_predict_reads_photos_either_polarity_and_reports_bad_files(workspace, digits, tmp_path):
+    test_images, test_labels = digits[1]
     photos = []
-    for index, digit in enumerate(TEST[0][:10]):
+    for index, digit in enumerate(test_images[:10]):
         photo = as_users_photo(digit, index)
         photos.append(write_png(tmp_path / f"digit{index}.png", 255 - photo if index % 2 else photo))
     (tmp_path / "broken.png").write_bytes(b"\x89PNG nothing more")
@@ -121,16 +141,17 @@ def test_predict_reads_photos_either_polarity_and_reports_bad_files(workspace, t
     assert "broken.png is not a readable PNG or JPEG image" in result.stderr
     answers = json.loads(result.stdout)
     assert answers["model"] == "cnn_final"  # the better held-out accuracy
-    digits = [a["digit"] for a in answers["predictions"] if "error" not in a]
-    assert len(digits) == 10
-    assert sum(np.array(digits) == TEST[1][:10]) >= 8, (digits, TEST[1][:10])
+    said = [a["class"] for a in answers["predictions"] if "error" not in a]
+    assert len(said) == 10
+    assert sum(np.array(said) == np.array(CLASSES)[test_labels[:10]]) >= 8, (said, test_labels[:10])
     assert all(0.1 <= a["probability"] <= 1.0 for a in answers["predictions"] if "error" not in a)
 
 
-def test_predict_prints_one_line_per_image(workspace, tmp_path):
-    np.save(tmp_path / "batch.npy", TEST[0][:3])
+@pytest.mark.slow
+def test_predict_prints_one_line_per_image(workspace, digits, tmp_path):
+    np.save(tmp_path / "batch.npy", digits[1][0][:3])
     result = predict(workspace, "--model", "mlp_final", tmp_path / "batch.npy")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
-    assert all("(probability " in line for line in lines)
+    assert [line.split(": ")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
+    assert all(re.fullmatch(rf".*: ({'|'.join(CLASSES)}) \(probability [01]\.\d{{3}}\)", line) for line in lines), lines

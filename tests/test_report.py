@@ -10,7 +10,7 @@ from stages.lib.evaluation import confusion, per_class, summarize
 from stages.lib.report import (
     Run, calibration, learning_curves, most_confident_mistakes, most_confused, overfitting, write_report,
 )
-from tests.idx_files import REPO
+from tests import REPO
 
 
 def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy():
@@ -34,9 +34,9 @@ def test_a_calibrated_model_has_no_calibration_error():
 
 
 def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
-    frame = confusion(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]), np.array([0, 1, 1, 1, 0, 2, 1, 1, 1]), 3)
+    frame = confusion(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]), np.array([0, 1, 1, 1, 0, 2, 1, 1, 1]), ["a", "b", "c"])
     pairs = most_confused(frame)
-    assert pairs[["true", "predicted", "count"]].values.tolist() == [[2, 1, 3], [0, 1, 2], [1, 0, 1]]
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [["c", "b", 3], ["a", "b", 2], ["b", "a", 1]]
     assert pairs["share of true class"].tolist() == pytest.approx([3 / 4, 2 / 3, 1 / 2])
 
 
@@ -70,8 +70,12 @@ def test_overfitting_names_the_best_epoch_or_says_there_was_none(tmp_path):
     assert "still falling at epoch 2: it did not overfit yet" in overfitting(curves)
 
 
+CLASSES = ["ring", "bar", "cross"]
+
+
 def small_run(tmp_path, method="halving"):
-    """A Run of three classes and 60 test digits with made-up but consistent outputs."""
+    """A Run of three named classes and 60 test images of 12x16 pixels with made-up but
+    consistent outputs."""
     rng = np.random.default_rng(0)
     y = np.arange(60) % 3
     models = ("baseline", "big", "mlp_final", "cnn_final")
@@ -91,11 +95,11 @@ def small_run(tmp_path, method="halving"):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["cv_search"]["method"] = method
     return Run(
-        params=params, x=rng.random((60, 28, 28, 1)), y=y, probabilities=probabilities,
+        params=params, dataset="Shapes", classes=CLASSES, x=rng.random((60, 12, 16)), y=y, probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
         held_out_accuracy={name: 0.9 for name in models},
-        per_class=pd.concat([per_class(y, predictions[name], 3).assign(model=name) for name in models]),
-        confusion=confusion(y, predictions["cnn_final"], 3),
+        per_class=pd.concat([per_class(y, predictions[name], CLASSES).assign(model=name) for name in models]),
+        confusion=confusion(y, predictions["cnn_final"], CLASSES),
         learning_curves={name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
                          for name in models},
         search_results={"mlp": search, "cnn": search}, best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
@@ -115,7 +119,10 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert f"scores {run.summaries['random_guess']['accuracy']:.4f} on the test set" in report
     assert f"scores {run.summaries['baseline']['accuracy']:.4f}, so" in report
     errors = int((run.probabilities["final"].argmax(axis=1) != run.y).sum())
-    assert f"misclassifies {errors} of 60 test digits" in report
+    assert f"misclassifies {errors} of 60 test images" in report
+    assert report.startswith("# Shapes: the evaluation report")
+    assert "Shapes's 12x16 grayscale images into 3 classes (ring, bar, cross)" in report
+    assert re.search(r"\| ring +\| +\d\.\d{4} \|", report)  # the per-class tables name the classes
     for name in ("baseline", "big", "mlp_final", "cnn_final", "final"):
         assert re.search(rf"\| {name} +\| +0.9000 \| +{run.summaries[name]['accuracy']:.4f} \|", report), name
     for name in ("baseline", "big", "mlp_final", "cnn_final"):
@@ -134,5 +141,5 @@ def test_a_final_model_without_mistakes_gets_no_gallery(tmp_path):
     run.probabilities["final"] = run.probabilities["cnn_final"] = np.eye(3)[run.y]
     write_report(tmp_path / "out", run)
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "misclassifies 0 of 60 test digits" in report and "misclassified.png" not in report
+    assert "misclassifies 0 of 60 test images" in report and "misclassified.png" not in report
     assert not (tmp_path / "out" / "figures" / "misclassified.png").exists()

@@ -5,7 +5,7 @@ import pytest
 from stages.lib import search
 from stages.lib.errors import ParamsError
 from stages.lib.params import PARAMS_FILE, load_params
-from tests.idx_files import REPO
+from tests import REPO
 
 BASE = {"family": "lenet", "filters": [32, 64], "kernel_size": 5, "dense_units": 120,
         "optimizer": "adam", "learning_rate": 1e-3}
@@ -113,11 +113,30 @@ def toy_digits(seed):
     return x, y
 
 
-def test_cross_validate_trains_one_model_per_stratified_fold():
-    spec = {**BASE, "filters": [2, 2], "kernel_size": 3, "dense_units": 8, "learning_rate": 0.01}
-    scores = search.cross_validate(search.candidates(spec, {"kernel_size": [3]})[0], *toy_digits(0), folds=3,
-                                   epochs=2, batch_size=16, early_stopping_patience=1, seed=0, num_classes=3)
-    assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
+def test_cross_validate_trains_one_model_per_stratified_fold(monkeypatch):
+    """Each image validates in exactly one fold, each fold keeps the class shares, and
+    a fold's score is its model's accuracy on that fold's validation images."""
+    folds = []
+
+    class Model:
+        def evaluate(self, x, y, verbose):
+            return [0.0, float(np.mean(y == 0))]  # stands for an accuracy: the share of class 0
+
+    def fake_train(spec, train_data, validation_data, **_):
+        folds.append((train_data[0][:, 0, 0].astype(int), validation_data[0][:, 0, 0].astype(int)))
+        return Model(), {}
+
+    monkeypatch.setattr(search, "train", fake_train)
+    y = np.repeat(np.arange(3), 20)
+    x = np.arange(60, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)  # pixels name the image
+    scores = search.cross_validate(BASE, x, y, folds=3, epochs=2, batch_size=16, early_stopping_patience=1,
+                                   seed=0, num_classes=3)
+    assert len(folds) == 3
+    assert sorted(np.concatenate([validation for _, validation in folds]).tolist()) == list(range(60))
+    for train, validation in folds:
+        assert set(train).isdisjoint(validation) and len(train) + len(validation) == 60
+        assert set(np.bincount(y[validation], minlength=3)) <= {6, 7}
+    assert scores == [float(np.mean(y[validation] == 0)) for _, validation in folds]
 
 
 def test_successive_halving_trains_real_models():

@@ -8,7 +8,7 @@ import pytest
 
 from stages.lib.artifacts import load_arrays
 from stages.lib.errors import DataError
-from tests.idx_files import REPO
+from tests import REPO
 
 SOURCES = sorted((REPO / "stages").rglob("*.py"))
 

@@ -44,22 +44,21 @@ def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
     }
 
 
-def per_class(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> pd.DataFrame:
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class, named."""
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=range(num_classes), zero_division=0
+        y_true, y_pred, labels=range(len(classes)), zero_division=0
     )
-    return pd.DataFrame(
-        {"class": range(num_classes), "precision": precision, "recall": recall, "f1": f1, "support": support}
-    )
+    return pd.DataFrame({"class": classes, "precision": precision, "recall": recall, "f1": f1, "support": support})
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> pd.DataFrame:
-    """Counts with true classes as rows and predicted classes as columns."""
-    matrix = confusion_matrix(y_true, y_pred, labels=range(num_classes))
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Counts with true classes as rows and predicted classes as columns, named."""
+    matrix = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
     return pd.DataFrame(
         matrix,
-        index=pd.Index(range(num_classes), name="true"),
-        columns=pd.Index(range(num_classes), name="predicted"),
+        index=pd.Index(classes, name="true"),
+        columns=pd.Index(classes, name="predicted"),
     )
 
 

@@ -14,7 +14,10 @@ from typing import Mapping
 from stages.lib.artifacts import atomic_path
 from stages.lib.errors import DownloadError
 
-MIRROR_ENV = "MNIST_MIRROR"
+# A folder or URL with the dataset's files, tried before params.yaml's mirrors; the
+# second name is the one earlier versions read, still honoured.
+MIRROR_ENV = "DATASET_MIRROR"
+MIRROR_ENVS = (MIRROR_ENV, "MNIST_MIRROR")
 CHUNK = 1 << 20
 
 
@@ -27,9 +30,9 @@ class CutShort(ConnectionError):
 
 
 def sources(mirrors: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
-    """$MNIST_MIRROR first (when set), then the configured mirrors in order."""
-    mirror = environ.get(MIRROR_ENV, "").strip()
-    return ([mirror] if mirror else []) + list(mirrors)
+    """$DATASET_MIRROR and $MNIST_MIRROR first (those set), then `mirrors` in order."""
+    chosen = [environ.get(name, "").strip() for name in MIRROR_ENVS]
+    return [mirror for mirror in chosen if mirror] + list(mirrors)
 
 
 def is_url(source: str) -> bool:
@@ -98,7 +101,7 @@ def fetch(
         f"could not fetch {filename} (sha256 {sha256}) from any source:\n"
         + "\n".join(failures)
         + f"\nSet {MIRROR_ENV} to a folder or URL that holds the dataset's files, "
-        f"e.g. `{MIRROR_ENV}=/path/to/mnist dvc repro`."
+        f"e.g. `{MIRROR_ENV}=/path/to/files dvc repro`."
     )
 
 

@@ -75,7 +75,7 @@ def parse_labels(data: bytes, source: str, num_classes: int) -> np.ndarray:
         bad = int(np.argmax(labels >= num_classes))
         raise DataError(
             f"{source}: label {labels[bad]} at index {bad} is outside 0..{num_classes - 1} "
-            f"(dataset.num_classes is {num_classes})"
+            f"(dataset.classes names {num_classes} classes)"
         )
     return labels
 
@@ -92,8 +92,10 @@ def load_images_and_labels(images_path: Path, labels_path: Path, num_classes: in
     return images, labels
 
 
-def load_dataset(raw_dir: Path, files: Mapping, num_classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{"train": (x, y), "test": (x, y)}: pixels as float32 in [0, 1], labels as uint8."""
+def load_dataset(raw_dir: Path, files: Mapping, num_classes: int,
+                 transpose: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{"train": (x, y), "test": (x, y)}: pixels as float32 in [0, 1], labels as uint8.
+    `transpose` swaps each image's rows and columns (EMNIST stores its images so)."""
     prepared = {}
     for part in ("train", "test"):
         images, labels = load_images_and_labels(
@@ -101,6 +103,8 @@ def load_dataset(raw_dir: Path, files: Mapping, num_classes: int) -> dict[str, t
             raw_dir / files[f"{part}_labels"]["filename"],
             num_classes,
         )
+        if transpose:
+            images = images.transpose(0, 2, 1)
         prepared[part] = (images.astype(np.float32) / 255.0, labels)
     train_shape, test_shape = prepared["train"][0].shape[1:], prepared["test"][0].shape[1:]
     if train_shape != test_shape:

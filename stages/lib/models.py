@@ -75,7 +75,10 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_classes: int, t
     import keras
 
     model = keras.Sequential(
-        [keras.Input(shape=input_shape), *_layers(spec, input_shape), keras.layers.Dense(num_classes, activation="softmax")],
+        # The output layer computes in float32 under any precision policy (Keras' advice
+        # for mixed precision: a float16 softmax loses small probabilities).
+        [keras.Input(shape=input_shape), *_layers(spec, input_shape),
+         keras.layers.Dense(num_classes, activation="softmax", dtype="float32")],
         name=spec["family"],
     )
     learning_rate = spec["learning_rate"]

@@ -106,6 +106,12 @@ def one_of(*choices: str) -> Check:
     return check
 
 
+def boolean(value, where):
+    if not isinstance(value, bool):
+        raise ParamsError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
 def text(value, where):
     if not isinstance(value, str) or not value:
         raise ParamsError(f"{where} must be a non-empty string, got {value!r}")

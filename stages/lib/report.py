@@ -24,6 +24,8 @@ class Run:
     """What the report is written from: one run's params and outputs, and the test
     set's labels, images and each model's predicted probabilities."""
     params: dict
+    dataset: str  # its name
+    classes: list[str]  # the name of each label
     x: np.ndarray
     y: np.ndarray
     probabilities: dict[str, np.ndarray]  # random_guess, the trained models and final
@@ -123,34 +125,38 @@ def plot_search(results: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def plot_confusion(confusion: pd.DataFrame, title: str, path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    side = max(6.5, 0.55 * len(confusion))  # room for many classes' names
+    figure, axis = plt.subplots(figsize=(side, side - 1))
     # Log colour scale, so that the few errors show beside the large diagonal.
     image = axis.imshow(confusion.to_numpy() + 1, cmap="Blues", norm=matplotlib.colors.LogNorm())
     for (true, predicted), count in np.ndenumerate(confusion.to_numpy()):
         axis.text(predicted, true, count, ha="center", va="center", fontsize=8,
                   color="white" if true == predicted else "black")
-    axis.set_xticks(range(len(confusion.columns)), confusion.columns)
+    long_names = max(map(len, confusion.columns)) > 2
+    axis.set_xticks(range(len(confusion.columns)), confusion.columns, rotation=45 if long_names else 0,
+                    ha="right" if long_names else "center")
     axis.set_yticks(range(len(confusion.index)), confusion.index)
     axis.set(title=title, xlabel="predicted", ylabel="true")
     figure.colorbar(image, ax=axis, label="count + 1 (log scale)")
     save_figure(figure, path)
 
 
-def plot_gallery(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, path: Path,
-                 columns: int = 8) -> None:
+def plot_gallery(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, classes: list[str],
+                 path: Path, columns: int = 8) -> None:
     rows = max(1, -(-len(images) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.7 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, image, true, p in zip(axes.flat, images, y_true, probabilities):
         axis.imshow(image.squeeze(), cmap="gray_r")
-        axis.set_title(f"true {true}, said {p.argmax()}\n{p.max():.2f} ({p[true]:.2f} for {true})", fontsize=7)
+        name = classes[true]
+        axis.set_title(f"true {name}, said {classes[p.argmax()]}\n{p.max():.2f} ({p[true]:.2f} for {name})", fontsize=7)
     save_figure(figure, path)
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float], path: Path) -> None:
     """Accuracy against confidence per bin, above how many predictions each bin holds
-    (most are near 1.0: the low-confidence points stand for few digits)."""
+    (most are near 1.0: the low-confidence points stand for few images)."""
     figure, (axis, counts) = plt.subplots(2, 1, figsize=(6, 7.5), sharex=True, height_ratios=[3, 1.2])
     axis.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfect calibration")
     for name, table in tables.items():
@@ -202,7 +208,8 @@ def overfitting(curves: pd.DataFrame) -> str:
         f"Its validation loss was lowest at epoch {best} ({curves.loc[best, 'held_out_loss']:.4f}) and rose to "
         f"{curves['held_out_loss'].iloc[-1]:.4f} by epoch {last}, while its training loss fell from "
         f"{curves.loc[best, 'train_loss']:.4f} to {curves['train_loss'].iloc[-1]:.4f}: after epoch {best} it "
-        "learns the training images, not digits. Compare the finalists' curves below.")
+        "learns the training images themselves, not what their classes have in common. Compare the "
+        "finalists' curves below.")
 
 
 def write_report(out_dir: Path, run: Run) -> None:
@@ -217,7 +224,8 @@ def write_report(out_dir: Path, run: Run) -> None:
     plot_confusion(confusion, f"Confusion matrix, final model ({final}), test set", figures / "confusion.png")
     mistakes = most_confident_mistakes(y, probabilities[final])
     if len(mistakes):
-        plot_gallery(run.x[mistakes], y[mistakes], probabilities[final][mistakes], figures / "misclassified.png")
+        plot_gallery(run.x[mistakes], y[mistakes], probabilities[final][mistakes], run.classes,
+                     figures / "misclassified.png")
     calibrations = {name: calibration(y, probabilities[name]) for name in models}
     eces = {name: ece for name, (ece, _) in calibrations.items()}
     plot_reliability({name: t for name, (_, t) in calibrations.items()}, eces, figures / "reliability.png")
@@ -228,17 +236,19 @@ def write_report(out_dir: Path, run: Run) -> None:
     held_out = {**run.held_out_accuracy, "final": run.held_out_accuracy[final]}
     summary_table.insert(1, "held-out accuracy", summary_table["model"].map(held_out))
     final_classes = run.per_class.query("model == @final").drop(columns="model")
-    f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1")[models]
+    f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1").loc[run.classes, models]
     p = run.params
+    height, width = run.x.shape[1:3]
 
     lines = [
-        "# MNIST: the evaluation report",
+        f"# {run.dataset}: the evaluation report",
         "",
         "Written by `evaluate` from this run's own outputs; every figure below was measured in it.",
         "",
         "## Problem and protocol",
         "",
-        f"Classify {p['dataset']['num_classes']}-class handwritten digits (28x28 grayscale). `split` holds out "
+        f"Classify {run.dataset}'s {height}x{width} grayscale images into {len(run.classes)} classes "
+        f"({', '.join(run.classes)}). `split` holds out "
         f"{p['split']['validation_size']:,} training images (method `{p['split']['method']}`) for validation; "
         f"`train_baseline` ({p['train_baseline']['epochs']} epochs) and `train_big` "
         f"({p['train_big']['epochs']} epochs) train on the rest. `cv_search` picks one configuration per "
@@ -281,12 +291,12 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         table(most_confused(confusion)),
         "",
-        "## Misclassified test digits",
+        "## Misclassified test images",
         "",
-        f"The final model misclassifies {errors} of {len(y):,} test digits; the {len(mistakes)} it was most "
+        f"The final model misclassifies {errors} of {len(y):,} test images; the {len(mistakes)} it was most "
         "confident about, with its probability for its answer and for the true class:",
         "",
-        "![Misclassified digits](figures/misclassified.png)" if len(mistakes) else "(none)",
+        "![Misclassified images](figures/misclassified.png)" if len(mistakes) else "(none)",
         "",
         "## Calibration",
         "",

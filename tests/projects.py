@@ -1,0 +1,125 @@
+"""Copies of the project that train on small IDX datasets with few epochs, for tests
+that run the real `dvc repro`, `dvc exp` and `dvc metrics diff`."""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.lib.fetching import MIRROR_ENVS
+from tests.copies import copy_repository
+
+SMALL_SETTINGS = {
+    "split": {"validation_size": 200, "method": "last"},
+    "train_baseline": {"epochs": 2},
+    "train_big": {"epochs": 2},
+    "cv_search": {
+        "halving": {"min_epochs": 1, "max_epochs": 2, "reduction_factor": 2},
+        "spaces": {
+            "mlp": {
+                "model": {"family": "mlp", "hidden_units": [32], "dropout": 0.1, "optimizer": "adam",
+                          "learning_rate": 0.002, "lr_schedule": "cosine",
+                          "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
+                "grid": {"hidden_units": [[16], [32]]},
+            },
+            "cnn": {
+                "model": {"family": "cnn", "blocks": [[4], [8]], "kernel_size": 5, "dense_units": 16,
+                          "dropout": 0.1, "optimizer": "adam", "learning_rate": 0.004, "lr_schedule": "cosine",
+                          "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
+                "grid": {"blocks": [[[4], [8]], [[8], [8]]]},
+            },
+        },
+    },
+    "train_final": {"mlp": {"epochs": 2, "batch_size": 128}, "cnn": {"epochs": 2, "batch_size": 128}},
+}
+ALL_STAGES = ["download", "preprocess", "split", "train_baseline", "train_big",
+              "cv_search@mlp", "cv_search@cnn", "train_final@mlp", "train_final@cnn", "evaluate"]
+MODELS = ("baseline", "big", "mlp_final", "cnn_final")
+
+
+class Project:
+    def __init__(self, root: Path, env: dict):
+        self.root, self.env = root, env
+
+    def run(self, *command: str, check: bool = True) -> str:
+        result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result.stdout + result.stderr
+
+    def repro(self, *args: str) -> list[str]:
+        """Run `dvc repro`; returns the names of the stages that ran."""
+        return re.findall(r"Running stage '([^']+)'", self.run("dvc", "repro", *args))
+
+    def read_json(self, path: str):
+        return json.loads((self.root / path).read_text())
+
+    def edit_params(self, section: str, **values) -> None:
+        path = self.root / "params.yaml"
+        params = yaml.safe_load(path.read_text())
+        params[section].update(values)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+    def restore(self) -> None:
+        """Back to the last commit: params, dvc.lock, metrics and every output."""
+        self.run("git", "reset", "-q", "--hard")
+        self.run("dvc", "checkout", "--force")
+        assert "up to date" in self.run("dvc", "status")
+
+
+def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project:
+    """A copy of the repository with `changes` to params.yaml's sections, reading its
+    dataset from `mirror`, committed before and after its first `dvc repro`."""
+    root = copy_repository(tmp_path_factory.mktemp("project"))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        params[section].update(copy.deepcopy(values))
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in MIRROR_ENVS},
+        "DATASET_MIRROR": str(mirror),
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp_path_factory.mktemp("dvc_site_cache")),
+        # `dvc queue start` workers run a bare `dvc`: this environment's must come first.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    project = Project(root, env)
+    project.run("git", "init", "-q", "-b", "main")
+    project.commit("small project")
+    project.first_run = project.repro()
+    project.commit("first run")
+    return project
+
+
+def experiments(project) -> dict[str, dict]:
+    """Each experiment of any commit, by name: its params and metrics."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("name") and isinstance(node.get("data"), dict) and node["data"].get("params"):
+                data = node["data"]
+                found[node["name"]] = {
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": {path: value["data"] for path, value in data.get("metrics", {}).items()},
+                }
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(project.run("dvc", "exp", "show", "--all-commits", "--json")))
+    return found
