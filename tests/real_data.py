@@ -9,6 +9,7 @@ fetched with the pipeline's own fetcher, sha256-verified, into a cache folder
 is fetched once per machine.
 """
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -32,17 +33,18 @@ def cache_folder(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-dvc"
 
 
-def dataset():
+@functools.cache
+def dataset() -> dict:
     """params.yaml's dataset section: MNIST, as the repository ships it."""
     return dataset_params(load_params(REPO / PARAMS_FILE))
 
 
 def dataset_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """A folder holding the dataset's four files, each with its sha256 checked."""
-    files, folder = dataset()["files"], cache_folder(environ) / dataset()["name"]
+    folder = cache_folder(environ) / dataset()["name"]
     source_list = sources([], environ) + [str(path) for path in LOCAL_COPIES if path.is_dir()] + dataset()["mirrors"]
     try:
-        for file in files.values():
+        for file in dataset()["files"].values():
             target = folder / file["filename"]
             if not (target.is_file() and _sha256(target) == file["sha256"]):
                 fetch(file["filename"], file["sha256"], source_list, target, timeout=10, attempts=2)
@@ -63,6 +65,7 @@ def subset(folder: Path, train_size: int, test_size: int):
     files, parts = dataset()["files"], []
     for part, size in (("train", train_size), ("test", test_size)):
         images, labels = load_images_and_labels(
-            folder / files[f"{part}_images"]["filename"], folder / files[f"{part}_labels"]["filename"], 256)
+            folder / files[f"{part}_images"]["filename"], folder / files[f"{part}_labels"]["filename"],
+            dataset()["num_classes"])
         parts.append((images[:size], labels[:size]))
     return parts
