@@ -47,6 +47,8 @@ def server():
 
 def test_mirror_env_comes_first():
     assert sources(["https://a/", "https://b/"], {MIRROR_ENV: "/local"}) == ["/local", "https://a/", "https://b/"]
+    assert sources(["https://a/"], {"MNIST_MIRROR": "/old"}) == ["/old", "https://a/"]  # the older name
+    assert sources(["https://a/"], {MIRROR_ENV: "/new", "MNIST_MIRROR": "/old"}) == ["/new", "/old", "https://a/"]
     assert sources(["https://a/"], {}) == ["https://a/"]
 
 
