@@ -44,14 +44,11 @@ from stages.lib.artifacts import load_arrays
 from stages.lib.models import build_model, validate_spec
 from stages.lib.training import epoch_timer, training_batches
 
-spec, x_path, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
+import numpy as np
+spec, train_paths, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
 spec = validate_spec(spec, "spec")
-x, y = load_arrays(x_path, "x", "y")
-if isinstance(validation, float):  # train_final: the last fraction of the images is held out
-    held_out = round(len(y) * validation)
-    x, y, validation = x[:-held_out], y[:-held_out], (x[-held_out:], y[-held_out:])
-else:
-    validation = load_arrays(validation, "x", "y")
+x, y = (np.concatenate(arrays) for arrays in zip(*(load_arrays(path, "x", "y") for path in train_paths)))
+validation = load_arrays(validation, "x", "y")
 keras.utils.set_random_seed(seed)
 model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
 timer = epoch_timer()
@@ -70,10 +67,10 @@ import json, time
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 from stages.lib.artifacts import load_arrays
-from stages.lib.evaluation import final_model_name
+from stages.lib.evaluation import final_model
 from stages.lib.paths import PREPARED_DIR, model_path
 from stages.lib.training import load_model
-final = final_model_name()
+final = final_model(10)[0]
 model = load_model(model_path(final))
 x = load_arrays(PREPARED_DIR / "train.npz", "x")[0][:10000]
 model.predict(x, batch_size=1024, verbose=0)
@@ -113,11 +110,11 @@ def bare_fit(project, env, stage, params, epochs):
     if stage.startswith("train_final@"):
         space = stage.split("@")[1]
         spec = json.loads((project / f"models/best_config/{space}.json").read_text())
-        arguments = [spec, "data/prepared/train.npz", params["train_final"]["validation_fraction"],
+        arguments = [spec, ["data/split/search.npz", "data/split/validation.npz"], "data/split/holdout.npz",
                      params["train_final"][space]["batch_size"], epochs, params["seed"]]
     else:
         section = params[stage]
-        arguments = [section["model"], "data/split/train.npz", "data/split/validation.npz",
+        arguments = [section["model"], ["data/split/train.npz"], "data/split/validation.npz",
                      section["batch_size"], epochs, params["seed"]]
     _, _, output = timed([sys.executable, "-c", BARE_FIT, json.dumps(arguments)], project, env)
     return json.loads(output.strip().splitlines()[-1])

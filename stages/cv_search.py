@@ -1,41 +1,94 @@
 """Stage cv_search: choose the model of one search space (`python -m stages.cv_search
-mlp` or `cnn`) on training data only.
+mlp` or `cnn`) on training images only, as an Optuna study.
 
-Every combination of cv_search.spaces.SPACE.grid, applied over that space's model, is
-a candidate. cv_search.method halving (default) trains them on data/split/train.npz and
-scores them on data/split/validation.npz by successive halving; grid_cv is notebook
-003's exhaustive stratified k-fold cross-validation on data/prepared/train.npz. Writes
-metrics/cv_search/SPACE/results.csv (every candidate's scores),
-metrics/cv_search/SPACE/metrics.json (the winner's score) and
+cv_search.method optuna (default): trials sampled by a seeded TPE sampler from the
+space's `search` ranges, each trained on cv_search.optuna.train_images of
+data/split/search.npz for up to the space's `epochs`, scored after each epoch on
+data/split/validation.npz and stopped early by a successive-halving pruner. grid_cv: notebook
+003's protocol, every point of the space's `grid` scored by stratified k-fold
+cross-validation of search.npz and validation.npz together. Neither touches
+data/split/holdout.npz, which picks `final` later, nor the test images.
+
+The study lives in metrics/cv_search/SPACE/study.db, or in the database at
+cv_search.storage ($CV_SEARCH_STORAGE overrides it), where `--worker` processes on
+any machine with the repository and its data (`dvc pull`) join it. The stage ends once
+the study has n_trials trials, whoever ran them, and writes
+metrics/cv_search/SPACE/results.csv (one row per trial), metrics.json (the best trial,
+trials complete, pruned and failed), study.db (a copy of the study) and
 models/best_config/SPACE.json (the winning model spec, for train_final).
 """
 
-from stages.lib.artifacts import load_arrays, write_csv, write_json
+import hashlib
+
+import numpy as np
+import optuna
+
+from stages.lib.artifacts import atomic_path, load_arrays, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.errors import ParamsError
 from stages.lib.params import load_params, seed
-from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, SPLIT_DIR, best_config_path
-from stages.lib.search import grid_cv, search_params, successive_halving, winner
+from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+from stages.lib.search import search_params, study_name
+from stages.lib.splitting import balanced_subset
+from stages.lib.tuning import (
+    STORAGE_ENV, best_trial, cross_validation_objective, n_trials, open_study, optimize, storage_url, summary,
+    trial_objective, trial_table, wait_for_others,
+)
+
+
+def digest(*arrays: np.ndarray) -> str:
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
 
 
 def main(args):
     params = load_params()
     settings = search_params(params, args.space)
     options = {"seed": seed(params), "num_classes": dataset_params(params)["num_classes"]}
+    x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
+    validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
+    if settings["method"] == "optuna":
+        chosen = balanced_subset(y, settings["optuna"]["train_images"], options["seed"])
+        x, y = x[chosen], y[chosen]
+        data = [x, y, *validation]
+    else:
+        x, y = np.concatenate([x, validation[0]]), np.concatenate([y, validation[1]])
+        data = [x, y]
+    name, url = study_name(args.space, settings, options["seed"], digest(*data)), storage_url(settings)
+    if args.worker and url is None:
+        raise ParamsError(f"a worker joins a study in a shared database: set cv_search.storage or ${STORAGE_ENV} "
+                          "to its URL (postgresql://user:password@host/database)")
+    if settings["method"] == "optuna":
+        objective = trial_objective(settings, (x, y), validation, **options)
+    else:
+        objective = cross_validation_objective(settings, x, y, **options)
     with strategy_scope(distribution_params(params)):
-        if settings["method"] == "halving":
-            results = successive_halving(settings, load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
-                                         load_arrays(SPLIT_DIR / "validation.npz", "x", "y"), **options)
-        else:
-            results = grid_cv(settings, *load_arrays(PREPARED_DIR / "train.npz", "x", "y"), **options)
-    best = winner(results)
-    out = METRICS_DIR / "cv_search" / args.space
-    write_csv(out / "results.csv", results)
-    write_json(out / "metrics.json", {"best_score": results.loc[best, "score"], "candidates": len(results)})
-    write_json(best_config_path(args.space), settings["candidates"][best])
-    print(results.to_string(index=False))
+        if args.worker:
+            # Unseeded: workers sharing one seed would all draw the same values.
+            optimize(open_study(name, url, settings, seed=None), objective, n_trials(settings))
+            return
+        out = METRICS_DIR / "cv_search" / args.space
+        with atomic_path(out / "study.db") as local:
+            local_url = f"sqlite:///{local}"
+            study = open_study(name, url or local_url, settings, seed=options["seed"])
+            optimize(study, objective, n_trials(settings))
+            wait_for_others(study)
+            if url is not None:
+                optuna.copy_study(from_study_name=name, from_storage=url, to_storage=local_url)
+            results = trial_table(study)
+            write_csv(out / "results.csv", results)
+            write_json(out / "metrics.json", summary(study))
+            write_json(best_config_path(args.space), best_trial(study).user_attrs["spec"])
+    print(results.drop(columns=["note", "worker"]).to_string(index=False))
+
+
+def arguments(parser):
+    parser.add_argument("space", choices=FINALISTS)
+    parser.add_argument("--worker", action="store_true",
+                        help="join the space's study in cv_search.storage and run trials until it has n_trials; "
+                             "write nothing (the stage writes the results)")
 
 
 if __name__ == "__main__":
-    run_stage(main, __doc__, lambda parser: parser.add_argument("space", choices=FINALISTS))
+    run_stage(main, __doc__, arguments)

@@ -2,7 +2,8 @@
 
 Scores the two finalists (mlp_final, cnn_final), and notebook 000's baseline and big
 models for comparison, against a uniform random guess. `final` is the finalist with the
-higher accuracy on its held-out training images (never chosen on the test set). Writes
+higher accuracy on the holdout images, which no search used, or the cheaper one where
+the two are within noise (never chosen on the test set). Writes
 metrics/evaluate.json (per model: accuracy, loss, macro precision, recall and F1) and,
 in metrics/evaluate/: per_class.csv (precision, recall, F1 and support of each class and
 model), confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and
@@ -11,13 +12,14 @@ figures/ (protocol, search, test metrics, confusion, misclassified digits, calib
 and learning curves, from this run's outputs).
 """
 
+import optuna
 import pandas as pd
 
 from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.evaluation import (
-    confusion, final_model_name, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
+    confusion, final_model, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
 )
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
@@ -27,12 +29,17 @@ from stages.lib.training import load_model
 OUT_DIR = METRICS_DIR / "evaluate"
 
 
+def load_study(space: str):
+    """The study cv_search@SPACE wrote (the only one in its SQLite file)."""
+    return optuna.load_study(study_name=None, storage=f"sqlite:///{METRICS_DIR / 'cv_search' / space / 'study.db'}")
+
+
 def main(args):
     params = load_params()
     dataset = dataset_params(params)
     classes = dataset["classes"]
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
-    final = final_model_name()
+    final, final_reason = final_model(len(classes))
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
 
     probabilities = {"random_guess": random_guess(len(y), len(classes), seed(params))}
@@ -52,12 +59,15 @@ def main(args):
         write_csv(OUT_DIR / f"predictions_{name}.csv", named)
     write_report(OUT_DIR, Run(
         params=params, dataset=dataset["name"], classes=classes, x=x, y=y, probabilities=probabilities,
-        summaries=summaries, final=final,
+        summaries=summaries, final=final, final_reason=final_reason,
         held_out_accuracy={name: held_out_accuracy(name) for name in models},
+        held_out_images={name: params["split"]["holdout_size" if name.endswith("_final") else "validation_size"]
+                         for name in models},
         per_class=scores_per_class, confusion=final_confusion,
         learning_curves={name: learning_curves(training_metrics_dir(name) / "plots") for name in models},
         search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},
         best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
+        studies={space: load_study(space) for space in FINALISTS},
     ))
     print(pd.DataFrame(summaries).T.to_string(float_format="{:.4f}".format))
 

@@ -20,7 +20,7 @@ import sys
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.errors import DataError
-from stages.lib.evaluation import final_model_name
+from stages.lib.evaluation import final_model
 from stages.lib.params import load_params
 from stages.lib.paths import FINALISTS, model_path
 from stages.lib.pictures import read_images
@@ -31,7 +31,7 @@ MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS)
 
 def main(args):
     classes = dataset_params(load_params())["classes"]
-    name = final_model_name() if args.model == "final" else args.model
+    name = final_model(len(classes))[0] if args.model == "final" else args.model
     model = load_model(model_path(name))
     answers = []
     for path in args.files:

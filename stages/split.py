@@ -1,8 +1,13 @@
-"""Stage split: divide the training images into data/split/{train,validation}.npz.
+"""Stage split: divide the training images into the parts each decision uses.
 
-Notebook 000's protocol by default: the first 50,000 images train, the last 10,000
-validate (split.method: last); split.method: stratified draws a seeded, class-balanced
-validation set instead. The test images are not read here: only evaluate reads them.
+Notebook 000's protocol by default: the first 50,000 images train
+(data/split/train.npz, for train_baseline and train_big), the last 10,000 validate
+(data/split/validation.npz; cv_search scores its trials on them). Out of the 50,000,
+split.holdout_size images, split off the same way, are held out (holdout.npz): only
+evaluate's choice of `final` between the finalists uses them. The rest (search.npz)
+is what cv_search trains its trials on. split.method: stratified draws each part as a
+seeded, class-balanced sample instead of taking the last images. The test images are
+not read here: only evaluate reads them.
 """
 
 import logging
@@ -13,16 +18,16 @@ from stages.lib.artifacts import load_arrays, save_arrays
 from stages.lib.cli import run_stage
 from stages.lib.params import load_params, seed
 from stages.lib.paths import PREPARED_DIR, SPLIT_DIR
-from stages.lib.splitting import split_indices, split_params
+from stages.lib.splitting import partition, split_params
 
 log = logging.getLogger(__name__)
 
 
 def main(args):
     params = load_params()
-    settings = split_params(params)
     x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
-    parts = dict(zip(("train", "validation"), split_indices(y, **settings, seed=seed(params))))
+    parts = partition(y, **split_params(params), seed=seed(params))
+    parts["train"] = np.union1d(parts["search"], parts["holdout"])
     for part, index in parts.items():
         save_arrays(SPLIT_DIR / f"{part}.npz", x=x[index], y=y[index])
         log.info("%s: %d images, per class %s", part, len(index), np.bincount(y[index]).tolist())

@@ -1,12 +1,15 @@
 """Stage train_final: train one search space's winner (`python -m stages.train_final
-mlp` or `cnn`, reading models/best_config/SPACE.json) on all training images
-(data/prepared/train.npz), for train_final.SPACE's epochs and batch size.
+mlp` or `cnn`, reading models/best_config/SPACE.json) on every training image but the
+held-out ones (data/split/search.npz and validation.npz), for train_final.SPACE's
+epochs and batch size.
 
-The last train_final.validation_fraction of the images are held out to monitor
-training, as notebook 003's Keras validation_split=0.1; evaluate picks the overall
-winner on them. Writes models/SPACE_final.keras and, through dvclive,
-metrics/train_final/SPACE/ (metrics.json and per-epoch plots/).
+data/split/holdout.npz, which no search used, monitors training (as notebook 003's
+Keras validation_split=0.1) and is where evaluate picks `final` between the finalists.
+Writes models/SPACE_final.keras and, through dvclive, metrics/train_final/SPACE/
+(metrics.json and per-epoch plots/).
 """
+
+import numpy as np
 
 from stages.lib.artifacts import load_arrays, read_json
 from stages.lib.cli import run_stage
@@ -14,8 +17,7 @@ from stages.lib.dataset import dataset_params
 from stages.lib.distribution import distribution_params, strategy_scope
 from stages.lib.models import validate_spec
 from stages.lib.params import load_params, seed
-from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
-from stages.lib.splitting import split_indices
+from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path, model_path
 from stages.lib.training import final_params, save_model, train
 
 
@@ -23,14 +25,13 @@ def main(args):
     params = load_params()
     settings = final_params(params)
     spec = validate_spec(read_json(best_config_path(args.space)), str(best_config_path(args.space)))
-    x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
-    held_out = round(len(y) * settings["validation_fraction"])
-    train_index, validation_index = split_indices(y, held_out, "last", seed(params))
+    parts = [load_arrays(SPLIT_DIR / f"{part}.npz", "x", "y") for part in ("search", "validation")]
+    x, y = (np.concatenate(arrays) for arrays in zip(*parts))
     with strategy_scope(distribution_params(params)):
         model, _ = train(
             spec,
-            (x[train_index], y[train_index]),
-            (x[validation_index], y[validation_index]),
+            (x, y),
+            load_arrays(SPLIT_DIR / "holdout.npz", "x", "y"),
             **settings[args.space],
             seed=seed(params),
             num_classes=dataset_params(params)["num_classes"],

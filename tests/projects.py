@@ -16,23 +16,26 @@ from stages.lib.fetching import MIRROR_ENVS
 from tests.copies import copy_repository
 
 SMALL_SETTINGS = {
-    "split": {"validation_size": 200, "method": "last"},
+    "split": {"validation_size": 200, "holdout_size": 150, "method": "last"},
     "train_baseline": {"epochs": 2},
     "train_big": {"epochs": 2},
     "cv_search": {
-        "halving": {"min_epochs": 1, "max_epochs": 2, "reduction_factor": 2},
+        "optuna": {"train_images": 600, "startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
         "spaces": {
             "mlp": {
+                "n_trials": 4, "epochs": 2, "max_multiply_adds": 40000,
                 "model": {"family": "mlp", "hidden_units": [32], "dropout": 0.1, "optimizer": "adam",
                           "learning_rate": 0.002, "lr_schedule": "cosine",
                           "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
-                "grid": {"hidden_units": [[16], [32]]},
+                "search": {"width": {"low": 16, "high": 64, "log": True},
+                           "learning_rate": {"low": 0.001, "high": 0.01, "log": True}},
             },
             "cnn": {
+                "n_trials": 3, "epochs": 2, "max_multiply_adds": 1000000,
                 "model": {"family": "cnn", "blocks": [[4], [8]], "kernel_size": 5, "dense_units": 16,
                           "dropout": 0.1, "optimizer": "adam", "learning_rate": 0.004, "lr_schedule": "cosine",
                           "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
-                "grid": {"blocks": [[[4], [8]], [[8], [8]]]},
+                "search": {"filters_1": {"low": 2, "high": 8}, "augmentation": {"low": 0.0, "high": 1.0}},
             },
         },
     },
@@ -59,6 +62,9 @@ class Project:
 
     def read_json(self, path: str):
         return json.loads((self.root / path).read_text())
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.root / "params.yaml").read_text())
 
     def edit_params(self, section: str, **values) -> None:
         path = self.root / "params.yaml"

@@ -12,13 +12,14 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import matplotlib.image
 import pandas as pd
 import pytest
 import yaml
 
-from tests import vega_browser
+from tests import postgres, vega_browser
 from tests.idx_files import write_mirror
 from tests.projects import ALL_STAGES, MODELS, SMALL_SETTINGS, Project, reproduced_project
 from tests.real_data import subset
@@ -45,14 +46,19 @@ def test_first_repro_runs_all_eight_stages(project):
         assert (project.root / f"models/{name}.keras").stat().st_size > 0
         assert len((project.root / f"metrics/evaluate/predictions_{name}.csv").read_text().splitlines()) == 301
     assert abs(scores["random_guess"]["accuracy"] - 0.1) < 0.06
-    held_out = {space: project.read_json(f"metrics/train_final/{space}/metrics.json")["eval"]["accuracy"]
-                for space in ("mlp", "cnn")}
-    assert scores["final"] == scores[f"{max(held_out, key=held_out.get)}_final"]
-    for space, key, values in (("mlp", "hidden_units", ([16], [32])), ("cnn", "blocks", ([[4], [8]], [[8], [8]]))):
-        results = (project.root / f"metrics/cv_search/{space}/results.csv").read_text().splitlines()
-        assert results[0] == "candidate,epochs,score,accuracy_at_1_epochs"  # one left after rung 1
-        assert len(results) == 3
-        assert project.read_json(f"models/best_config/{space}.json")[key] in values
+    assert scores["final"] in (scores["mlp_final"], scores["cnn_final"])
+    for space, n_trials in (("mlp", 4), ("cnn", 3)):
+        results = pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")
+        assert results["trial"].tolist() == list(range(len(results)))
+        trained = results[~results["note"].fillna("").str.endswith("not trained")]
+        assert len(trained) == n_trials and trained["accuracy"].notna().all()
+        assert set(results["state"]) <= {"COMPLETE", "PRUNED"} and "COMPLETE" in set(results["state"])
+        summary = project.read_json(f"metrics/cv_search/{space}/metrics.json")
+        best = results.loc[results["trial"] == summary["best_trial"]].iloc[0]
+        assert best["accuracy"] == summary["best_accuracy"] == results["accuracy"].max()
+        assert best["accuracy_low"] < best["accuracy"] < best["accuracy_high"]
+        spec = project.read_json(f"models/best_config/{space}.json")
+        assert (spec["hidden_units"] == [best["width"]]) if space == "mlp" else spec["blocks"][0] == [best["filters_1"]]
     history = (project.root / "metrics/train_baseline/plots/metrics/eval/accuracy.tsv").read_text().splitlines()
     assert len(history) == 1 + 2  # header and two epochs
     report = (project.root / "metrics/evaluate/report.md").read_text()
@@ -79,9 +85,10 @@ def test_plots_show_embeds_the_numbers_of_the_files_it_draws(project, tmp_path):
         drawn = [float(row["accuracy"]) for row in specs["Accuracy_per_epoch__baseline"]
                  if row["filename"] == f"{split}/accuracy.tsv"]
         assert drawn == curve["accuracy"].tolist()
-    results = pd.read_csv(project.root / "metrics/cv_search/cnn/results.csv")
-    drawn = [(row["candidate"], float(row["score"])) for row in specs["Search_scores__cnn"]]
-    assert drawn == list(zip(results["candidate"], results["score"]))
+    results = pd.read_csv(project.root / "metrics/cv_search/cnn/results.csv").dropna(subset=["accuracy"])
+    drawn = [(int(row["trial"]), float(row["accuracy"])) for row in specs["Validation_accuracy_per_trial__cnn"]
+             if row["accuracy"] != ""]
+    assert drawn == list(zip(results["trial"], results["accuracy"]))
     predictions = pd.read_csv(project.root / "metrics/evaluate/predictions_cnn_final.csv", dtype=str)
     drawn = [(row["actual"], row["predicted"]) for row in specs["metrics_evaluate_predictions_cnn_final_csv"]]
     assert drawn == list(zip(predictions["actual"], predictions["predicted"]))
@@ -99,7 +106,8 @@ def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_pa
     print(f"screenshot: {screenshot}")
     assert len(marks) == declared
     assert all(count > 0 for count in marks.values()), marks
-    assert marks["#Search_scores__mlp"] == 2  # one bar per candidate
+    trained = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")["accuracy"].notna().sum()
+    assert marks["#Validation_accuracy_per_trial__mlp"] == trained  # one point per trained trial
     assert marks["#metrics_evaluate_predictions_cnn_final_csv"] > 0
     image = matplotlib.image.imread(screenshot)
     assert image.shape[0] > 1000 and image.std() > 0
@@ -107,8 +115,8 @@ def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_pa
 
 @pytest.mark.parametrize("module, stages", [
     ("stages/lib/report.py", ["evaluate"]),
-    ("stages/lib/search.py", ["cv_search@cnn", "cv_search@mlp"]),
-    ("stages/lib/splitting.py", ["split", "train_final@cnn", "train_final@mlp"]),
+    ("stages/lib/tuning.py", ["cv_search@cnn", "cv_search@mlp"]),
+    ("stages/lib/splitting.py", ["cv_search@cnn", "cv_search@mlp", "split"]),
 ])
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):
     """What `dvc repro` would rerun (test_train_final_param_... reruns one for real)."""
@@ -174,3 +182,64 @@ def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, sign
     assert "Stage 'train_big' is cached - skipping run, checking out outputs" in log, log
     assert "train_big" not in project.run("dvc", "status")
     assert project.read_json("metrics/train_big/metrics.json") == before
+
+
+def trials(project, space="mlp") -> pd.DataFrame:
+    """results.csv without what differs from run to run (seconds, who ran each trial)."""
+    return pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv").drop(columns=["seconds", "worker"])
+
+
+def study_names(project, space="mlp") -> list[str]:
+    import optuna
+
+    return optuna.get_all_study_names(f"sqlite:///{project.root}/metrics/cv_search/{space}/study.db")
+
+
+def test_the_search_gives_the_same_trials_and_winner_again_and_a_changed_space_is_a_new_study(project):
+    before, config, name = trials(project), project.read_json("models/best_config/mlp.json"), study_names(project)
+    try:
+        project.run(sys.executable, "-m", "stages.cv_search", "mlp")
+        pd.testing.assert_frame_equal(trials(project), before)
+        assert project.read_json("models/best_config/mlp.json") == config and study_names(project) == name
+        project.edit_params("cv_search", spaces={**project.params()["cv_search"]["spaces"], "mlp": {
+            **project.params()["cv_search"]["spaces"]["mlp"], "n_trials": 2}})
+        project.run(sys.executable, "-m", "stages.cv_search", "mlp")
+        assert project.read_json("metrics/cv_search/mlp/metrics.json")["trials"] == 2
+        assert len(study_names(project)) == 1 and study_names(project) != name
+    finally:
+        project.restore()
+
+
+def test_the_stage_and_two_workers_share_one_postgresql_study(project):
+    """Debian's PostgreSQL in a temporary folder; `cv_search mlp` and two `--worker`
+    processes started together on it run every trial number once between them."""
+    if reason := postgres.missing():
+        pytest.skip(reason)
+    import optuna
+
+    spaces = project.params()["cv_search"]["spaces"]
+    project.edit_params("cv_search", spaces={**spaces, "mlp": {**spaces["mlp"], "n_trials": 12}})
+    try:
+        with postgres.server() as url:
+            env = {**project.env, "CV_SEARCH_STORAGE": url}
+            command = [sys.executable, "-m", "stages.cv_search", "mlp"]
+            processes = [subprocess.Popen(command + extra, cwd=project.root, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True) for extra in ([], ["--worker"], ["--worker"])]
+            logs = [process.communicate(timeout=600)[0] for process in processes]
+            assert [process.returncode for process in processes] == [0, 0, 0], logs
+            results = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")
+            assert sorted(results["trial"]) == list(range(len(results)))  # every trial number once
+            trained = results[~results["note"].fillna("").str.endswith("not trained")]
+            assert len(trained) == 12
+            ran = results["worker"].str.rsplit(":", n=1).str[1].astype(int)
+            assert set(ran) == {process.pid for process in processes}, logs  # all three took trials
+            [study] = optuna.get_all_study_summaries(url)
+            assert study.n_trials == len(results) and study_names(project) == [study.study_name]
+            summary = project.read_json("metrics/cv_search/mlp/metrics.json")
+            assert summary["trials"] == 12 and summary["best_trial"] == study.best_trial.number
+            assert project.read_json("models/best_config/mlp.json") == study.best_trial.user_attrs["spec"]
+            # Only the stage prints the results table; the workers log their trials.
+            assert ["tied_with_best" in log for log in logs] == [True, False, False]
+            assert all("trials finished" in log for log in logs)
+    finally:
+        project.restore()

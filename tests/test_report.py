@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages.lib.evaluation import confusion, per_class, summarize
+from stages.lib.evaluation import confusion, per_class, summarize, wilson_interval
 from stages.lib.report import (
     Run, calibration, learning_curves, most_confident_mistakes, most_confused, overfitting, write_report,
 )
@@ -73,7 +73,33 @@ def test_overfitting_names_the_best_epoch_or_says_there_was_none(tmp_path):
 CLASSES = ["ring", "bar", "cross"]
 
 
-def small_run(tmp_path, method="halving"):
+def toy_study(method):
+    """A study like cv_search's: two complete trials 5 images apart on 1,000 (a tie),
+    one pruned after an epoch and one over the cost budget, untrained."""
+    import optuna
+
+    from stages.lib.tuning import trial_table
+
+    study = optuna.create_study(direction="maximize")
+    distribution = optuna.distributions.IntDistribution(1, 4)
+    for number, (state, correct, epochs) in enumerate([("COMPLETE", 900, 2), ("COMPLETE", 905, 2),
+                                                        ("PRUNED", 700, 1), ("PRUNED", None, None)]):
+        attrs = {"spec": {"a": number}, "multiply_adds": 1000 * (number + 1), "worker": "host:1"}
+        if correct is not None:
+            attrs.update(correct=correct, images=1000, epochs=epochs, seconds=1.5)
+        else:
+            attrs.update(trained=False, note="4,000 multiply-adds per image, over max_multiply_adds: not trained")
+        if method == "grid_cv" and state == "COMPLETE":
+            attrs.update(folds=[correct / 1000 - 0.01, correct / 1000 + 0.01], std=0.0141)
+        study.add_trial(optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state), params={"a": number + 1}, distributions={"a": distribution},
+            value=correct / 1000 if state == "COMPLETE" else None, user_attrs=attrs,
+            intermediate_values={} if method == "grid_cv" or correct is None else
+            {epoch: correct / 1000 - 0.01 * (epochs - epoch) for epoch in range(1, epochs + 1)}))
+    return study, trial_table(study)
+
+
+def small_run(tmp_path, method="optuna"):
     """A Run of three named classes and 60 test images of 12x16 pixels with made-up but
     consistent outputs."""
     rng = np.random.default_rng(0)
@@ -86,27 +112,24 @@ def small_run(tmp_path, method="halving"):
     probabilities["random_guess"] = np.full((60, 3), 1 / 3)
     probabilities["final"] = probabilities["cnn_final"]
     predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
-    if method == "halving":
-        search = pd.DataFrame({"candidate": ["a=1", "a=2"], "epochs": [1, 2], "score": [0.9, 0.95],
-                               "accuracy_at_1_epochs": [0.9, 0.92], "accuracy_at_2_epochs": [None, 0.95]})
-    else:
-        search = pd.DataFrame({"candidate": ["a=1", "a=2"], "fold_1": [0.9, 0.94], "fold_2": [0.92, 0.96],
-                               "score": [0.91, 0.95], "std": [0.01, 0.01]})
+    study, search = toy_study(method)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["cv_search"]["method"] = method
     return Run(
         params=params, dataset="Shapes", classes=CLASSES, x=rng.random((60, 12, 16)), y=y, probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
-        held_out_accuracy={name: 0.9 for name in models},
+        final_reason="Because.", held_out_accuracy={name: 0.9 for name in models},
+        held_out_images={name: 1000 for name in models},
         per_class=pd.concat([per_class(y, predictions[name], CLASSES).assign(model=name) for name in models]),
         confusion=confusion(y, predictions["cnn_final"], CLASSES),
         learning_curves={name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
                          for name in models},
         search_results={"mlp": search, "cnn": search}, best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
+        studies={"mlp": study, "cnn": study},
     )
 
 
-@pytest.mark.parametrize("method", ["halving", "grid_cv"])
+@pytest.mark.parametrize("method", ["optuna", "grid_cv"])
 def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, method):
     run = small_run(tmp_path, method)
     write_report(tmp_path / "out", run)
@@ -115,7 +138,8 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     for picture in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         image = matplotlib.image.imread(tmp_path / "out" / picture)
         assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0, picture
-    assert len(re.findall(r"!\[", report)) == 5
+    # confusion, gallery, reliability, learning curves; per space: history, importances (+ epochs for optuna)
+    assert len(re.findall(r"!\[", report)) == 4 + 2 * (3 if method == "optuna" else 2)
     assert f"scores {run.summaries['random_guess']['accuracy']:.4f} on the test set" in report
     assert f"scores {run.summaries['baseline']['accuracy']:.4f}, so" in report
     errors = int((run.probabilities["final"].argmax(axis=1) != run.y).sum())
@@ -124,15 +148,23 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert "Shapes's 12x16 grayscale images into 3 classes (ring, bar, cross)" in report
     assert re.search(r"\| ring +\| +\d\.\d{4} \|", report)  # the per-class tables name the classes
     for name in ("baseline", "big", "mlp_final", "cnn_final", "final"):
-        assert re.search(rf"\| {name} +\| +0.9000 \| +{run.summaries[name]['accuracy']:.4f} \|", report), name
+        low, high = wilson_interval(round(run.summaries[name]["accuracy"] * 60), 60)
+        assert re.search(rf"\| {name} +\| +0.9000 \| \[0.8798, 0.9171\] +\| +{run.summaries[name]['accuracy']:.4f} "
+                         rf"\| \[{low:.4f}, {high:.4f}\] +\|", report), name
     for name in ("baseline", "big", "mlp_final", "cnn_final"):
         ece, _ = calibration(run.y, run.probabilities[name])
         assert re.search(rf"\| {name} +\| +{ece:.4f} \|", report)
     assert overfitting(run.learning_curves["big"]) in report
-    assert ("std across folds" in report) == (method == "halving")
+    assert "**cnn_final**. Because." in report
+    assert ("Optuna study" in report) == (method == "optuna")
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
-    row = "| a=2 | 2 | 0.9500 | 0.9200 | 0.9500 |" if method == "halving" else "| a=2 | 0.9400 | 0.9600 | 0.9500 | 0.0100 |"
-    assert row in re.sub(" +", " ", report)
+    low, high = wilson_interval(905, 1000)
+    mlp = run.params["cv_search"]["spaces"]["mlp"]
+    assert (f"3 trials trained (budget {mlp['n_trials']}, up to {mlp['epochs']} epochs each): 2 complete, 1 pruned, "
+            f"0 failed; 1 more drawn over max_multiply_adds ({mlp['max_multiply_adds']:,}), not trained. Best: trial 1, validation accuracy 0.9050 [{low:.4f}, "
+            f"{high:.4f}] (95% Wilson interval). 1 other complete trial(s) are tied with it") in report
+    folds = "| 0.8950 | 0.9150 | 0.0141 " if method == "grid_cv" else ""  # each fold's accuracy, their std
+    assert f"| 1 | COMPLETE | 2 | 2000 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| True |" in re.sub(" +", " ", report)
     assert "nan" not in report
 
 

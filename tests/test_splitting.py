@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stages.lib.errors import ParamsError
-from stages.lib.splitting import split_indices
+from stages.lib.splitting import balanced_subset, partition, split_indices
 
 LABELS = np.repeat(np.arange(10), 30)  # 300 labels, sorted by class
 
@@ -33,3 +33,27 @@ def test_validation_size_must_leave_both_parts(size):
 def test_stratify_too_small_is_a_params_error():
     with pytest.raises(ParamsError, match="cannot stratify a validation set of 5 of 300"):
         split_indices(LABELS, 5, "stratified", seed=0)
+
+
+@pytest.mark.parametrize("method", ["last", "stratified"])
+def test_the_three_parts_are_disjoint_and_cover_the_images(method):
+    """No image that chooses hyperparameters (validation) or trains the trials (search)
+    is among the holdout images that choose `final`."""
+    parts = partition(LABELS, validation_size=60, holdout_size=30, method=method, seed=3)
+    assert [len(parts[name]) for name in ("search", "holdout", "validation")] == [210, 30, 60]
+    assert set(parts["holdout"]).isdisjoint(parts["validation"])
+    assert set(parts["holdout"]).isdisjoint(parts["search"])
+    assert set(parts["search"]).isdisjoint(parts["validation"])
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(300))
+    if method == "last":  # notebook 000: the last 60 validate; the last 30 before them are held out
+        np.testing.assert_array_equal(parts["validation"], np.arange(240, 300))
+        np.testing.assert_array_equal(parts["holdout"], np.arange(210, 240))
+    else:
+        assert np.bincount(LABELS[parts["holdout"]]).tolist() == [3] * 10
+
+
+def test_balanced_subset_keeps_class_shares():
+    chosen = balanced_subset(LABELS, 100, seed=0)
+    assert len(chosen) == 100 and np.bincount(LABELS[chosen]).tolist() == [10] * 10
+    np.testing.assert_array_equal(chosen, balanced_subset(LABELS, 100, seed=0))
+    np.testing.assert_array_equal(balanced_subset(LABELS, 1000, seed=0), np.arange(300))

@@ -6,6 +6,7 @@ augmentation (see params.yaml). validate_spec checks it without importing Tensor
 build_model turns it into a compiled Keras model.
 """
 
+import math
 from typing import Mapping
 
 from stages.lib.errors import ParamsError
@@ -120,3 +121,20 @@ def _layers(spec: Mapping, input_shape: tuple[int, ...]) -> list:
         stack.append(layers.MaxPooling2D(2))
     stack += [layers.Flatten(), layers.Dense(spec["dense_units"], use_bias=False), layers.BatchNormalization(), layers.ReLU()]
     return stack + ([layers.Dropout(spec["dropout"])] if spec["dropout"] > 0 else [])
+
+
+def multiply_adds(spec: Mapping, input_shape: tuple[int, ...], num_classes: int) -> int:
+    """Multiply-adds per image of the spec's Dense and Conv layers (what a training
+    epoch's time mostly grows with): the cost cv_search's budgets bound."""
+    if spec["family"] == "mlp":
+        sizes = [math.prod(input_shape), *spec["hidden_units"], num_classes]
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+    (height, width), channels, total, kernel = input_shape, 1, 0, spec["kernel_size"]
+    blocks = [[filters] for filters in spec["filters"]] if spec["family"] == "lenet" else spec["blocks"]
+    for block in blocks:
+        for filters in block:
+            height, width = height - kernel + 1, width - kernel + 1  # no padding
+            total += height * width * kernel * kernel * channels * filters
+            channels = filters
+        height, width = height // 2, width // 2
+    return total + height * width * channels * spec["dense_units"] + spec["dense_units"] * num_classes

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.lib.artifacts import atomic_path, write_text  # noqa: E402
+from stages.lib.evaluation import wilson_interval  # noqa: E402
 
 CURVES = ("accuracy", "loss")
 CALIBRATION_BINS = 15
@@ -31,12 +32,15 @@ class Run:
     probabilities: dict[str, np.ndarray]  # random_guess, the trained models and final
     summaries: dict[str, dict]  # test metrics, same keys
     final: str  # the name of the final model
+    final_reason: str  # why: a sentence
     held_out_accuracy: dict[str, float]  # per trained model
+    held_out_images: dict[str, int]  # how many images each held-out accuracy is on
     per_class: pd.DataFrame  # per_class() rows of every trained model, with a model column
     confusion: pd.DataFrame  # the final model's
     learning_curves: dict[str, pd.DataFrame]  # per trained model, from learning_curves()
     search_results: dict[str, pd.DataFrame]  # per search space: cv_search's results.csv
     best_configs: dict[str, dict]  # per search space: the winning model spec
+    studies: dict  # per search space: its Optuna study
 
 
 def learning_curves(dvclive_dir: str | Path) -> pd.DataFrame:
@@ -103,25 +107,31 @@ def plot_learning_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     save_figure(figure, path)
 
 
-def plot_search(results: dict[str, pd.DataFrame], path: Path) -> None:
-    """Each candidate's score; with its std across folds as an error bar where the
-    search was cross-validated."""
-    figure, axes = plt.subplots(len(results), 1, figsize=(8, 0.5 + 0.45 * sum(map(len, results.values()))),
-                                squeeze=False, height_ratios=[len(r) for r in results.values()])
-    for axis, (space, frame) in zip(axes[:, 0], results.items()):
-        positions = np.arange(len(frame))
-        bars = axis.barh(positions, frame["score"], xerr=frame.get("std"), color="tab:blue", capsize=3)
-        detail = frame["std"].map("± {:.4f}".format) if "std" in frame else frame["epochs"].map("after {} epoch(s)".format)
-        axis.bar_label(bars, [f"{score:.4f} {text}" for score, text in zip(frame["score"], detail)],
-                       padding=4, fontsize=8)
-        axis.set_yticks(positions, frame["candidate"])
-        axis.invert_yaxis()
-        low = max(0.0, (frame["score"] - frame.get("std", 0)).min() - 0.01)
-        high = (frame["score"] + frame.get("std", 0)).max()
-        axis.set_xlim(low, high + 0.6 * (high - low))  # room for the labels
-        axis.set(title=f"cv_search@{space}", xlabel="validation accuracy")
-    figure.tight_layout()
-    save_figure(figure, path)
+def plot_study(study, folder: Path, space: str) -> list[str]:
+    """Optuna's own figures of a study: the best value over trials, each trial's
+    accuracy per epoch (pruned trials stop early) and, with two complete trials or
+    more, the parameter importances. Returns the Markdown that shows them."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as optuna_plots
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    figures = {"history": ("Best value over trials", optuna_plots.plot_optimization_history),
+               "epochs": ("Validation accuracy per epoch, every trained trial", optuna_plots.plot_intermediate_values)}
+    if len(complete) >= 2 and len(study.best_trial.params) >= 1:
+        figures["importances"] = ("Parameter importances (fANOVA)", optuna_plots.plot_param_importances)
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for kind, (title, plot) in figures.items():
+            if kind == "epochs" and not any(t.intermediate_values for t in study.trials):
+                continue  # grid_cv reports no epochs
+            axis = plot(study)
+            axis.set_title(f"cv_search@{space}: {title.lower()}")
+            save_figure(axis.figure, folder / f"search_{space}_{kind}.png")
+            lines.append(f"![{title}](figures/search_{space}_{kind}.png)")
+    return lines
 
 
 def plot_confusion(confusion: pd.DataFrame, title: str, path: Path) -> None:
@@ -171,30 +181,76 @@ def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float], pa
     save_figure(figure, path)
 
 
-def table(frame: pd.DataFrame, index: bool = False) -> str:
-    """Markdown table: floats to 4 decimals, integers as integers, missing cells empty."""
+def table(frame: pd.DataFrame, index: bool = False, floatfmt: str | list[str] = ".4f") -> str:
+    """Markdown table: floats to 4 decimals (or `floatfmt`, one per column), integers as
+    integers, missing cells empty."""
     cells = frame.astype(object).where(frame.notna(), None)  # object cells keep ints apart from floats
-    return cells.to_markdown(index=index, floatfmt=".4f", missingval="")
+    return cells.to_markdown(index=index, floatfmt=floatfmt, missingval="")
 
 
-def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], method: dict) -> list[str]:
-    if method["method"] == "halving":
-        settings = method["halving"]
-        how = (f"successive halving on the split: every candidate trains {settings['min_epochs']} epoch(s) and "
-               f"is scored on the validation images, the best 1/{settings['reduction_factor']} go on training, "
-               f"up to {settings['max_epochs']} epochs (`score` is the accuracy at the last rung a candidate "
-               "reached; the columns after it are each rung's accuracy). Halving trains no folds, so there "
-               "is no std across folds; set `cv_search.method: grid_cv` for notebook 003's k-fold search")
+def interval(low: float, high: float) -> str:
+    return f"[{low:.4f}, {high:.4f}]"
+
+
+def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], params: dict,
+                   study_figures: dict[str, list[str]]) -> list[str]:
+    search, split = params["cv_search"], params["split"]
+    searched = params["split"]["validation_size"]
+    if search["method"] == "optuna":
+        settings = search["optuna"]
+        how = (f"Each space is an Optuna study: a TPE sampler (seed {params['seed']}, the first "
+               f"{settings['startup_trials']} trials drawn at random) proposes values from the space's ranges; "
+               f"each trial trains on {settings['train_images']:,} class-balanced images of the search part for up "
+               f"to the space's `epochs`, and after each epoch reports its accuracy on the {searched:,} validation "
+               f"images to a successive-halving pruner: after {settings['pruner']['min_epochs']} epoch(s), and "
+               f"after {settings['pruner']['reduction_factor']} times as many, and so on, a trial goes on only if it "
+               f"is among the best 1/{settings['pruner']['reduction_factor']} of the trials that reached that epoch. "
+               "A model that would cost more than the space's `max_multiply_adds` per image is not trained and "
+               "does not count towards `n_trials`; the sampler learns to avoid them. The winner is the "
+               "complete trial with the best validation accuracy.")
     else:
-        settings = method["grid_cv"]
-        how = (f"notebook 003's exhaustive stratified {settings['folds']}-fold cross-validation on all "
-               f"training images, up to {settings['epochs']} epochs per fold (`score` is the mean validation "
-               "accuracy across folds, `std` its standard deviation)")
-    lines = ["## The search", "", f"`cv_search` ran {how}.", ""]
+        settings = search["grid_cv"]
+        how = (f"notebook 003's protocol: every point of each space's grid scored by stratified "
+               f"{settings['folds']}-fold cross-validation of the search and validation images together, up to "
+               f"{settings['epochs']} epochs per fold, each fold stopped early on a tenth of its own training "
+               "images; `accuracy` pools every fold's images, `fold_std` is the std across folds (ddof=1).")
+    lines = ["## The search", "", f"`cv_search` chose each finalist's hyperparameters on training images only. {how} "
+             f"No trial saw the {split['holdout_size']:,} holdout images or the test images.", ""]
     for space, frame in results.items():
-        lines += [f"### {space}", "", table(frame), "",
-                  f"Winner: `{json.dumps(configs[space])}`", ""]
-    return lines + ["![Search scores](figures/search.png)", ""]
+        space_params = search["spaces"][space]
+        untrained = frame["note"].fillna("").str.endswith("not trained")
+        states = frame.loc[~untrained, "state"].value_counts()
+        complete = frame[frame["state"] == "COMPLETE"].sort_values("accuracy", ascending=False)
+        best = complete.iloc[0]
+        tied = int(complete["tied_with_best"].sum()) - 1
+        shown = frame.sort_values(["accuracy", "trial"], ascending=[False, True]).drop(
+            columns=["worker", "note", "accuracy_low", "accuracy_high"])
+        shown[["multiply_adds", "epochs"]] = shown[["multiply_adds", "epochs"]].astype("Int64")
+        searched = shown.columns[shown.columns.get_loc("state") + 1:shown.columns.get_loc("multiply_adds")]
+        # 3 significant digits for the searched values (learning rates and decays are small) and seconds
+        formats = [".3g" if column in searched or column == "seconds" else ".4f" for column in shown.columns]
+        shown.insert(shown.columns.get_loc("accuracy") + 1, "95% interval", [
+            interval(low, high) if low == low else "" for low, high in
+            zip(frame.loc[shown.index, "accuracy_low"], frame.loc[shown.index, "accuracy_high"])])
+        lines += [
+            f"### {space}", "",
+            f"{int((~untrained).sum())} trials trained (budget {space_params.get('n_trials', len(frame))}, up to "
+            f"{space_params['epochs']} epochs each): {states.get('COMPLETE', 0)} complete, "
+            f"{states.get('PRUNED', 0)} pruned, {states.get('FAIL', 0)} failed; {int(untrained.sum())} more drawn "
+            f"over max_multiply_adds ({space_params['max_multiply_adds']:,}), not trained. Best: trial "
+            f"{int(best['trial'])}, validation accuracy {best['accuracy']:.4f} "
+            f"{interval(best['accuracy_low'], best['accuracy_high'])} (95% Wilson interval). "
+            + (f"{tied} other complete trial(s) are tied with it (their intervals overlap): between them the "
+               "choice is noise." if tied else "No other complete trial is within its interval."),
+            "",
+            table(shown, floatfmt=formats),
+            "",
+            f"Winner: `{json.dumps(configs[space])}`",
+            "",
+            *study_figures.get(space, []),
+            "",
+        ]
+    return lines
 
 
 def overfitting(curves: pd.DataFrame) -> str:
@@ -220,7 +276,7 @@ def write_report(out_dir: Path, run: Run) -> None:
     models = list(curves)
 
     plot_learning_curves(curves, figures / "learning_curves.png")
-    plot_search(run.search_results, figures / "search.png")
+    study_figures = {space: plot_study(study, figures, space) for space, study in run.studies.items()}
     plot_confusion(confusion, f"Confusion matrix, final model ({final}), test set", figures / "confusion.png")
     mistakes = most_confident_mistakes(y, probabilities[final])
     if len(mistakes):
@@ -234,7 +290,13 @@ def write_report(out_dir: Path, run: Run) -> None:
     errors = int((probabilities[final].argmax(axis=1) != y).sum())
     summary_table = pd.DataFrame(summaries).T.rename_axis("model").reset_index()
     held_out = {**run.held_out_accuracy, "final": run.held_out_accuracy[final]}
+    held_out_images = {**run.held_out_images, "final": run.held_out_images[final]}
     summary_table.insert(1, "held-out accuracy", summary_table["model"].map(held_out))
+    summary_table.insert(2, "held-out 95% interval", [
+        interval(*wilson_interval(round(held_out[name] * held_out_images[name]), held_out_images[name]))
+        if name in held_out else "" for name in summary_table["model"]])
+    summary_table.insert(4, "test 95% interval", [
+        interval(*wilson_interval(round(summaries[name]["accuracy"] * len(y)), len(y))) for name in summary_table["model"]])
     final_classes = run.per_class.query("model == @final").drop(columns="model")
     f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1").loc[run.classes, models]
     p = run.params
@@ -248,14 +310,23 @@ def write_report(out_dir: Path, run: Run) -> None:
         "## Problem and protocol",
         "",
         f"Classify {run.dataset}'s {height}x{width} grayscale images into {len(run.classes)} classes "
-        f"({', '.join(run.classes)}). `split` holds out "
-        f"{p['split']['validation_size']:,} training images (method `{p['split']['method']}`) for validation; "
-        f"`train_baseline` ({p['train_baseline']['epochs']} epochs) and `train_big` "
-        f"({p['train_big']['epochs']} epochs) train on the rest. `cv_search` picks one configuration per "
-        f"model family ({', '.join(run.search_results)}) on training data only, "
-        "`train_final` trains each winner on all training images but a held-out "
-        f"{p['train_final']['validation_fraction']:.0%}, and `final` is the finalist with the better held-out "
-        f"accuracy: **{final}**. The {len(y):,} test images were used once, here.",
+        f"({', '.join(run.classes)}). `split` divides the training images into three disjoint parts (method "
+        f"`{p['split']['method']}`): {p['split']['validation_size']:,} validation images, "
+        f"{p['split']['holdout_size']:,} holdout images and the rest, the search images. Each decision used "
+        "its own images:",
+        "",
+        f"- `train_baseline` ({p['train_baseline']['epochs']} epochs) and `train_big` "
+        f"({p['train_big']['epochs']} epochs) train on the search and holdout images and report their "
+        "validation accuracy (notebook 000's protocol); nothing is chosen on them.",
+        f"- `cv_search` chose one configuration per model family ({', '.join(run.search_results)}) training on "
+        "search images and scoring on validation images (below).",
+        "- `train_final` trained each winner on the search and validation images.",
+        f"- `final` was chosen between the finalists on the holdout images, which no search used: "
+        f"**{final}**. {run.final_reason}",
+        f"- The {len(y):,} test images were used once, here, and chose nothing.",
+        "",
+        "Every accuracy carries its 95% Wilson interval: where two intervals overlap, the difference is "
+        "within the noise of that many images.",
         "",
         "## Baseline against a random guess",
         "",
@@ -267,13 +338,14 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         overfitting(curves["big"]),
         "",
-        *search_section(run.search_results, run.best_configs, p["cv_search"]),
+        *search_section(run.search_results, run.best_configs, p, study_figures),
         "## Test metrics",
         "",
         table(summary_table),
         "",
-        "`held-out accuracy` is the last epoch's accuracy on images each model did not train on (validation "
-        "split or train_final's held-out share); `final` was chosen on it, not on the test set.",
+        "`held-out accuracy` is the last epoch's accuracy on images each model did not train on (baseline and "
+        "big: the validation images; the finalists: the holdout images); `final` was chosen on it, not on the "
+        "test set.",
         "",
         f"## Per class, final model ({final})",
         "",

@@ -1,4 +1,4 @@
-"""Splitting labelled data into a training part and a validation part."""
+"""Splitting the labelled training images into the parts each decision uses."""
 
 from typing import Mapping
 
@@ -9,7 +9,7 @@ from stages.lib.errors import ParamsError
 from stages.lib.params import integer, one_of, section, validate
 
 METHODS = ("last", "stratified")
-SCHEMA = {"validation_size": integer(minimum=1), "method": one_of(*METHODS)}
+SCHEMA = {"validation_size": integer(minimum=1), "holdout_size": integer(minimum=1), "method": one_of(*METHODS)}
 
 
 def split_params(params: Mapping) -> dict:
@@ -39,3 +39,24 @@ def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: i
             raise ParamsError(f"cannot stratify a validation set of {validation_size} of {n}: {error}") from None
         return np.sort(train), np.sort(validation)
     raise ParamsError(f"split method must be one of {METHODS}, got {method!r}")
+
+
+def partition(labels: np.ndarray, *, validation_size: int, holdout_size: int, method: str, seed: int) -> dict:
+    """Three disjoint, sorted index sets of the training images:
+    - validation: the search scores its trials here (notebook 000's validation split);
+    - holdout: split the same way out of the rest; only picks `final` between the
+      finalists, so no hyperparameter was chosen on it;
+    - search: the rest; the search trains its trials here.
+    train_baseline and train_big train on search + holdout (notebook 000's 50,000)."""
+    train, validation = split_indices(labels, validation_size, method, seed)
+    search, holdout = split_indices(labels[train], holdout_size, method, seed)
+    return {"search": train[search], "holdout": train[holdout], "validation": validation}
+
+
+def balanced_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded sample of `size` examples with each class's share
+    kept; all of them if there are no more than `size`."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
+    return np.sort(chosen)

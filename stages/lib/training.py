@@ -13,7 +13,7 @@ import numpy as np
 from stages.lib.artifacts import atomic_path
 from stages.lib.errors import DataError
 from stages.lib.models import build_model, validate_spec
-from stages.lib.params import integer, number, section, validate
+from stages.lib.params import integer, section, validate
 from stages.lib.paths import FINALISTS
 
 SCHEMA = {"epochs": integer(minimum=1), "batch_size": integer(minimum=1)}
@@ -30,11 +30,9 @@ def training_params(params: Mapping, name: str) -> dict:
 
 
 def final_params(params: Mapping) -> dict:
-    """train_final's section: epochs and batch size per finalist, and the held-out
-    fraction of the training images."""
+    """train_final's section: epochs and batch size per finalist."""
     return validate(section(params, "train_final"), {
-        **{space: lambda value, where: validate(value, SCHEMA, where) for space in FINALISTS},
-        "validation_fraction": number(above=0.0, below=1.0),
+        space: lambda value, where: validate(value, SCHEMA, where) for space in FINALISTS
     }, "train_final")
 
 
