@@ -67,10 +67,10 @@ import json, time
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 from stages.lib.artifacts import load_arrays
-from stages.lib.evaluation import final_model
+from stages.lib.evaluation import chosen_final
 from stages.lib.paths import PREPARED_DIR, model_path
 from stages.lib.training import load_model
-final = final_model(10)[0]
+final = chosen_final()
 model = load_model(model_path(final))
 x = load_arrays(PREPARED_DIR / "train.npz", "x")[0][:10000]
 model.predict(x, batch_size=1024, verbose=0)

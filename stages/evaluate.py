@@ -19,7 +19,7 @@ from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.evaluation import (
-    confusion, final_model, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
+    FINAL_CHOICE, confusion, final_model, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
 )
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
@@ -52,6 +52,7 @@ def main(args):
     final_confusion = confusion(y, predictions[final], classes)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
+    write_json(FINAL_CHOICE, {"model": final, "reason": final_reason})
     write_csv(OUT_DIR / "per_class.csv", scores_per_class)
     write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
     for name, predicted in predictions.items():

@@ -10,8 +10,8 @@ centre of mass, as MNIST's digits were made). A .npy file holds one image or a b
 each image's predicted class, by the name params.yaml's dataset.classes gives it, and
 its probability (with --json, one JSON object: the model's name and the answers). A
 file that cannot be used gets an error line and the exit status 1; the other files are
-still classified. The default model is `final`: the finalist with the better held-out
-accuracy, as evaluate chooses it.
+still classified. The default model is `final`, the finalist evaluate chose (it
+records its choice in metrics/evaluate/final.json).
 """
 
 import json
@@ -20,7 +20,7 @@ import sys
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.errors import DataError
-from stages.lib.evaluation import final_model
+from stages.lib.evaluation import chosen_final
 from stages.lib.params import load_params
 from stages.lib.paths import FINALISTS, model_path
 from stages.lib.pictures import read_images
@@ -31,7 +31,7 @@ MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS)
 
 def main(args):
     classes = dataset_params(load_params())["classes"]
-    name = final_model(len(classes))[0] if args.model == "final" else args.model
+    name = chosen_final() if args.model == "final" else args.model
     model = load_model(model_path(name))
     answers = []
     for path in args.files:

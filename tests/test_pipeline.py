@@ -50,7 +50,7 @@ def test_first_repro_runs_all_eight_stages(project):
     for space, n_trials in (("mlp", 4), ("cnn", 3)):
         results = pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")
         assert results["trial"].tolist() == list(range(len(results)))
-        trained = results[~results["note"].fillna("").str.endswith("not trained")]
+        trained = results[~results["note"].astype("string").fillna("").str.endswith("not trained")]
         assert len(trained) == n_trials and trained["accuracy"].notna().all()
         assert set(results["state"]) <= {"COMPLETE", "PRUNED"} and "COMPLETE" in set(results["state"])
         summary = project.read_json(f"metrics/cv_search/{space}/metrics.json")
@@ -229,7 +229,7 @@ def test_the_stage_and_two_workers_share_one_postgresql_study(project):
             assert [process.returncode for process in processes] == [0, 0, 0], logs
             results = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")
             assert sorted(results["trial"]) == list(range(len(results)))  # every trial number once
-            trained = results[~results["note"].fillna("").str.endswith("not trained")]
+            trained = results[~results["note"].astype("string").fillna("").str.endswith("not trained")]
             assert len(trained) == 12
             ran = results["worker"].str.rsplit(":", n=1).str[1].astype(int)
             assert set(ran) == {process.pid for process in processes}, logs  # all three took trials

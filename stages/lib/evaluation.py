@@ -8,8 +8,13 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
 from stages.lib.artifacts import load_arrays, read_json
+from stages.lib.errors import DataError
 from stages.lib.models import multiply_adds
 from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+
+
+# Where evaluate records which finalist is `final`, and why (stages.predict reads it).
+FINAL_CHOICE = METRICS_DIR / "evaluate" / "final.json"
 
 
 def training_metrics_dir(name: str) -> Path:
@@ -42,6 +47,13 @@ def final_model(num_classes: int) -> tuple[str, str]:
     cheaper = min(names, key=lambda name: costs[name])
     return cheaper, (f"The holdout accuracies are a tie ({numbers}; the 95% intervals overlap), so the cheaper "
                      f"model won: {costs[cheaper]:,} multiply-adds per image against {max(costs.values()):,}.")
+
+
+def chosen_final() -> str:
+    """The name of the model evaluate chose as `final` (it writes FINAL_CHOICE)."""
+    if not FINAL_CHOICE.exists():
+        raise DataError(f"{FINAL_CHOICE} not found: run `dvc repro` so that evaluate chooses the final model")
+    return read_json(FINAL_CHOICE)["model"]
 
 
 def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:

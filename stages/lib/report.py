@@ -218,7 +218,7 @@ def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], p
              f"No trial saw the {split['holdout_size']:,} holdout images or the test images.", ""]
     for space, frame in results.items():
         space_params = search["spaces"][space]
-        untrained = frame["note"].fillna("").str.endswith("not trained")
+        untrained = frame["note"].astype("string").fillna("").str.endswith("not trained")
         states = frame.loc[~untrained, "state"].value_counts()
         complete = frame[frame["state"] == "COMPLETE"].sort_values("accuracy", ascending=False)
         best = complete.iloc[0]
