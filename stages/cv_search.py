@@ -2,7 +2,7 @@
 mlp` or `cnn`) on training images only, as an Optuna study.
 
 cv_search.method optuna (default): trials sampled by a seeded TPE sampler from the
-space's `search` ranges, each trained on cv_search.optuna.train_images of
+space's `search` ranges, each trained on the space's `train_images` of
 data/split/search.npz for up to the space's `epochs`, scored after each epoch on
 data/split/validation.npz and stopped early by a successive-halving pruner. grid_cv: notebook
 003's protocol, every point of the space's `grid` scored by stratified k-fold
@@ -49,7 +49,7 @@ def main(args):
     x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
     validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
     if settings["method"] == "optuna":
-        chosen = balanced_subset(y, settings["optuna"]["train_images"], options["seed"])
+        chosen = balanced_subset(y, settings["space"]["train_images"], options["seed"])
         x, y = x[chosen], y[chosen]
         data = [x, y, *validation]
     else:

@@ -39,8 +39,8 @@ def main(args):
     dataset = dataset_params(params)
     classes = dataset["classes"]
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
-    final, final_reason = final_model(len(classes))
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
+    final, final_reason = final_model(params["split"]["holdout_size"], x.shape[1:], len(classes))
 
     probabilities = {"random_guess": random_guess(len(y), len(classes), seed(params))}
     for name in models:

@@ -20,10 +20,10 @@ SMALL_SETTINGS = {
     "train_baseline": {"epochs": 2},
     "train_big": {"epochs": 2},
     "cv_search": {
-        "optuna": {"train_images": 600, "startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
+        "optuna": {"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
         "spaces": {
             "mlp": {
-                "n_trials": 4, "epochs": 2, "max_multiply_adds": 40000,
+                "n_trials": 4, "epochs": 2, "train_images": 600, "max_multiply_adds": 40000,
                 "model": {"family": "mlp", "hidden_units": [32], "dropout": 0.1, "optimizer": "adam",
                           "learning_rate": 0.002, "lr_schedule": "cosine",
                           "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
@@ -31,7 +31,7 @@ SMALL_SETTINGS = {
                            "learning_rate": {"low": 0.001, "high": 0.01, "log": True}},
             },
             "cnn": {
-                "n_trials": 3, "epochs": 2, "max_multiply_adds": 1000000,
+                "n_trials": 3, "epochs": 2, "train_images": 600, "max_multiply_adds": 1000000,
                 "model": {"family": "cnn", "blocks": [[4], [8]], "kernel_size": 5, "dense_units": 16,
                           "dropout": 0.1, "optimizer": "adam", "learning_rate": 0.004, "lr_schedule": "cosine",
                           "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
@@ -39,7 +39,8 @@ SMALL_SETTINGS = {
             },
         },
     },
-    "train_final": {"mlp": {"epochs": 2, "batch_size": 128}, "cnn": {"epochs": 2, "batch_size": 128}},
+    # The tiny CNN is near chance after 2 epochs of 9 batches (0.23-0.34 on 300 validation images), 0.56-0.63 after 4.
+    "train_final": {"mlp": {"epochs": 2, "batch_size": 128}, "cnn": {"epochs": 4, "batch_size": 128}},
 }
 ALL_STAGES = ["download", "preprocess", "split", "train_baseline", "train_big",
               "cv_search@mlp", "cv_search@cnn", "train_final@mlp", "train_final@cnn", "evaluate"]

@@ -44,22 +44,8 @@ def test_random_guess_is_chance():
     np.testing.assert_array_equal(probabilities, random_guess(100000, 10, seed=0))
 
 
-def test_wilson_interval():
-    from stages.lib.evaluation import wilson_interval
-
-    low, high = wilson_interval(9773, 10000)  # the 9-image decision: 9773 against 9764
-    assert (round(low, 4), round(high, 4)) == (0.9742, 0.9800)
-    assert wilson_interval(9764, 10000)[1] > low  # overlapping: a tie
-    assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    assert wilson_interval(99, 100, confidence=0.99)[0] < wilson_interval(99, 100)[0]  # wider at 99%
-    with pytest.raises(ValueError, match="0 <= correct <= total"):
-        wilson_interval(11, 10)
-
-
-def finalists(tmp_path, monkeypatch, mlp, cnn, holdout=6000):
+def finalists(tmp_path, monkeypatch, mlp, cnn):
     import json
-
-    from stages.lib.artifacts import save_arrays
 
     monkeypatch.chdir(tmp_path)
     for stage, accuracy in (("train_final/mlp", mlp), ("train_final/cnn", cnn), ("train_big", 0.98)):
@@ -69,8 +55,6 @@ def finalists(tmp_path, monkeypatch, mlp, cnn, holdout=6000):
     (tmp_path / "models/best_config/mlp.json").write_text(json.dumps({"family": "mlp", "hidden_units": [100]}))
     (tmp_path / "models/best_config/cnn.json").write_text(json.dumps(
         {"family": "cnn", "blocks": [[8], [16]], "kernel_size": 5, "dense_units": 32}))
-    save_arrays(tmp_path / "data/split/holdout.npz", x=np.zeros((holdout, 28, 28), np.float32),
-                y=np.zeros(holdout, np.uint8))
 
 
 def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp_path, monkeypatch):
@@ -78,7 +62,7 @@ def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp
 
     finalists(tmp_path, monkeypatch, mlp=0.990, cnn=0.996)
     assert held_out_accuracy("big") == 0.98 and held_out_accuracy("mlp_final") == 0.990
-    name, reason = final_model(10)
+    name, reason = final_model(6000, (28, 28), 10)
     assert name == "cnn_final" and "beyond the noise (0.9960 against 0.9900 on 6,000 holdout images" in reason
 
 
@@ -88,7 +72,7 @@ def test_a_tie_on_the_holdout_images_goes_to_the_cheaper_finalist(tmp_path, monk
     from stages.lib.evaluation import final_model
 
     finalists(tmp_path, monkeypatch, mlp=0.994, cnn=0.996)
-    name, reason = final_model(10)
+    name, reason = final_model(6000, (28, 28), 10)
     assert name == "mlp_final"
     assert "a tie (0.9960 against 0.9940 on 6,000 holdout images; the 95% intervals overlap)" in reason
     assert "79,400 multiply-adds per image" in reason

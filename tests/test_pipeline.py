@@ -41,7 +41,7 @@ def test_first_repro_runs_all_eight_stages(project):
     assert set(scores) == {"random_guess", *MODELS, "final"}
     for name in MODELS:
         assert set(scores[name]) >= {"accuracy", "macro_f1", "loss", "macro_precision", "macro_recall"}
-        # 1,000 real digits and 2 epochs: well above chance, well below MNIST's best.
+        # About 1,000 real digits and 2 to 4 epochs: well above chance, well below MNIST's best.
         assert scores[name]["accuracy"] > 0.3
         assert (project.root / f"models/{name}.keras").stat().st_size > 0
         assert len((project.root / f"metrics/evaluate/predictions_{name}.csv").read_text().splitlines()) == 301
@@ -55,7 +55,9 @@ def test_first_repro_runs_all_eight_stages(project):
         assert set(results["state"]) <= {"COMPLETE", "PRUNED"} and "COMPLETE" in set(results["state"])
         summary = project.read_json(f"metrics/cv_search/{space}/metrics.json")
         best = results.loc[results["trial"] == summary["best_trial"]].iloc[0]
-        assert best["accuracy"] == summary["best_accuracy"] == results["accuracy"].max()
+        # The best complete trial: a pruned one may have scored more at the epoch it stopped.
+        complete = results[results["state"] == "COMPLETE"]
+        assert best["accuracy"] == summary["best_accuracy"] == complete["accuracy"].max()
         assert best["accuracy_low"] < best["accuracy"] < best["accuracy_high"]
         spec = project.read_json(f"models/best_config/{space}.json")
         assert (spec["hidden_units"] == [best["width"]]) if space == "mlp" else spec["blocks"][0] == [best["filters_1"]]

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages.lib.evaluation import confusion, per_class, summarize, wilson_interval
+from stages.lib.evaluation import confusion, per_class, summarize
+from stages.lib.intervals import wilson_interval
 from stages.lib.report import (
     Run, calibration, learning_curves, most_confident_mistakes, most_confused, overfitting, write_report,
 )

@@ -43,6 +43,7 @@ def test_the_default_spaces_are_wide():
     ({"search": {"width": {"low": 1, "hihg": 3}}}, None, "cv_search.spaces.mlp.search.width.hihg is not a known parameter (did you mean 'high'?)"),
     ({"n_trial": 3}, None, "cv_search.spaces.mlp.n_trial is not a known parameter (did you mean 'n_trials'?)"),
     ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
+    ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
     ({"grid": None}, "grid_cv", "cv_search.spaces.mlp.grid is missing: method grid_cv needs it"),
     ({"grid": {"filters_1": [8, 16]}}, "grid_cv", "cv_search.spaces.mlp.grid.filters_1 is not searchable in this space"),
 ])
@@ -55,9 +56,9 @@ def test_bad_spaces_get_one_clear_error(change, method, message):
 @pytest.mark.parametrize("change, message", [
     ({"method": "halving"}, "cv_search.method must be one of 'optuna', 'grid_cv', got 'halving'"),
     ({"storage": "my-database"}, "cv_search.storage must be null or a database URL such as postgresql://"),
-    ({"optuna": {"train_images": 0, "startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 3}}},
-     "cv_search.optuna.train_images must be >= 1, got 0"),
-    ({"optuna": {"train_images": 10, "startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
+    ({"optuna": {"startup_trials": 0, "pruner": {"min_epochs": 1, "reduction_factor": 3}}},
+     "cv_search.optuna.startup_trials must be >= 1, got 0"),
+    ({"optuna": {"startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
      "cv_search.optuna.pruner.reduction_factor must be >= 2, got 1"),
     ({"spaces": {"cnn": {}}}, "cv_search.spaces.mlp is missing: cv_search.spaces must define 'mlp'"),
 ])

@@ -3,7 +3,7 @@ import optuna
 import pytest
 
 from stages.lib import tuning
-from stages.lib.evaluation import wilson_interval
+from stages.lib.intervals import wilson_interval
 
 
 class PruneFrom(optuna.pruners.BasePruner):
@@ -143,16 +143,16 @@ def test_cross_validate_scores_each_fold_on_images_that_did_not_stop_it(monkeypa
 
     def fake_train(spec, train_data, stop_data, **_):
         folds.append((train_data[0][:, 0, 0].astype(int), stop_data[0][:, 0, 0].astype(int)))
-        return Model(), {}
+        return Model(), {"val_accuracy": [0.5, 0.6]}
 
     monkeypatch.setattr(tuning, "train", fake_train)
     y = np.repeat(np.arange(3), 40)
     x = np.arange(120, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)  # pixels name the image
     results = tuning.cross_validate({}, x, y, folds=3, epochs=2, batch_size=16, early_stopping_patience=1,
                                     seed=0, num_classes=3)
-    assert len(folds) == 3 and [size for _, size in results] == [40, 40, 40]
+    assert len(folds) == 3 and [(size, epochs) for _, size, epochs in results] == [(40, 2)] * 3
     validated = []
-    for (fit, stop), (correct, size) in zip(folds, results):
+    for (fit, stop), (correct, size, _) in zip(folds, results):
         validation = sorted(set(range(120)) - set(fit) - set(stop))
         validated += validation
         assert set(fit).isdisjoint(stop) and len(stop) == 8  # a tenth of the fold's 80 training images
@@ -164,7 +164,7 @@ def test_cross_validate_scores_each_fold_on_images_that_did_not_stop_it(monkeypa
 def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_path, monkeypatch):
     """Notebook 003's protocol through the same study: a grid sampler, each trial's
     value the pooled accuracy of its folds, their std with ddof=1."""
-    folds = {8: [(80, 100), (84, 100)], 16: [(97, 100), (99, 100)], 32: [(96, 100), (98, 100)]}
+    folds = {8: [(80, 100, 1), (84, 100, 1)], 16: [(97, 100, 3), (99, 100, 2)], 32: [(96, 100, 1), (98, 100, 1)]}
     monkeypatch.setattr(tuning, "cross_validate", lambda spec, x, y, **_: folds[spec["hidden_units"][0]])
     settings = {"method": "grid_cv", "batch_size": 8,
                 "grid_cv": {"folds": 2, "epochs": 1, "early_stopping_patience": 1},
@@ -178,5 +178,6 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     table = tuning.trial_table(study).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [0.97, 0.99]
+    assert table.loc[16, "epochs"] == 3  # the most any fold trained
     assert table.loc[8, "fold_std"] == pytest.approx(np.std([0.80, 0.84], ddof=1))
     assert table.loc[32, "tied_with_best"] and not table.loc[8, "tied_with_best"]

@@ -1,16 +1,15 @@
 """Test-set metrics of a classifier's predictions, and which finalist is `final`."""
 
 from pathlib import Path
-from statistics import NormalDist
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
-from stages.lib.artifacts import load_arrays, read_json
+from stages.lib.artifacts import read_json
 from stages.lib.errors import DataError
+from stages.lib.intervals import wilson_interval
 from stages.lib.models import multiply_adds
-from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+from stages.lib.paths import FINALISTS, METRICS_DIR, best_config_path
 
 
 # Where evaluate records which finalist is `final`, and why (stages.predict reads it).
@@ -28,20 +27,20 @@ def held_out_accuracy(name: str) -> float:
     return read_json(training_metrics_dir(name) / "metrics.json")["eval"]["accuracy"]
 
 
-def final_model(num_classes: int) -> tuple[str, str]:
-    """The finalist with the better accuracy on the holdout images, which no search
-    used (never the test set); where the 95% intervals overlap (a tie: the difference
-    is noise), the cheaper one, with fewer multiply-adds per image. Returns its name
-    and the reason, a sentence."""
-    x, _ = load_arrays(SPLIT_DIR / "holdout.npz", "x", "y")
+def final_model(holdout_images: int, input_shape: tuple[int, ...], num_classes: int) -> tuple[str, str]:
+    """The finalist with the better accuracy on the `holdout_images` holdout images,
+    which no search used (never the test set); where the 95% intervals overlap (a tie:
+    the difference is noise), the cheaper one, with fewer multiply-adds per image.
+    Returns its name and the reason, a sentence."""
+    n = holdout_images
     names = [f"{space}_final" for space in FINALISTS]
     accuracy = {name: held_out_accuracy(name) for name in names}
-    costs = {f"{space}_final": multiply_adds(read_json(best_config_path(space)), x.shape[1:], num_classes)
+    costs = {f"{space}_final": multiply_adds(read_json(best_config_path(space)), input_shape, num_classes)
              for space in FINALISTS}
     best, runner_up = sorted(names, key=lambda name: -accuracy[name])  # stable: the first on an exact tie
-    low = wilson_interval(round(accuracy[best] * len(x)), len(x))[0]
-    high = wilson_interval(round(accuracy[runner_up] * len(x)), len(x))[1]
-    numbers = f"{accuracy[best]:.4f} against {accuracy[runner_up]:.4f} on {len(x):,} holdout images"
+    low = wilson_interval(round(accuracy[best] * n), n)[0]
+    high = wilson_interval(round(accuracy[runner_up] * n), n)[1]
+    numbers = f"{accuracy[best]:.4f} against {accuracy[runner_up]:.4f} on {n:,} holdout images"
     if high < low:
         return best, f"Its holdout accuracy is higher beyond the noise ({numbers}; the 95% intervals are apart)."
     cheaper = min(names, key=lambda name: costs[name])
@@ -98,15 +97,3 @@ def random_guess(num_examples: int, num_classes: int, seed: int) -> np.ndarray:
     probabilities = np.full((num_examples, num_classes), 1.0)
     probabilities[np.arange(num_examples), picks] += 1e-6
     return probabilities / probabilities.sum(axis=1, keepdims=True)
-
-
-def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of an accuracy of correct/total: where the true
-    accuracy lies with `confidence`. Two accuracies whose intervals overlap are a tie."""
-    if total <= 0 or not 0 <= correct <= total:
-        raise ValueError(f"need 0 <= correct <= total and total > 0, got {correct} of {total}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p, n = correct / total, total
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.lib.artifacts import atomic_path, write_text  # noqa: E402
-from stages.lib.evaluation import wilson_interval  # noqa: E402
+from stages.lib.intervals import wilson_interval  # noqa: E402
 
 CURVES = ("accuracy", "loss")
 CALIBRATION_BINS = 15
@@ -198,10 +198,11 @@ def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], p
     searched = params["split"]["validation_size"]
     if search["method"] == "optuna":
         settings = search["optuna"]
+        images = ", ".join(f"{space} {values['train_images']:,}" for space, values in search["spaces"].items())
         how = (f"Each space is an Optuna study: a TPE sampler (seed {params['seed']}, the first "
                f"{settings['startup_trials']} trials drawn at random) proposes values from the space's ranges; "
-               f"each trial trains on {settings['train_images']:,} class-balanced images of the search part for up "
-               f"to the space's `epochs`, and after each epoch reports its accuracy on the {searched:,} validation "
+               f"each trial trains on the space's `train_images` class-balanced images of the search part ({images}) "
+               f"for up to the space's `epochs`, and after each epoch reports its accuracy on the {searched:,} validation "
                f"images to a successive-halving pruner: after {settings['pruner']['min_epochs']} epoch(s), and "
                f"after {settings['pruner']['reduction_factor']} times as many, and so on, a trial goes on only if it "
                f"is among the best 1/{settings['pruner']['reduction_factor']} of the trials that reached that epoch. "

@@ -45,7 +45,6 @@ SCHEMA = {
     # the stage's own SQLite file. $CV_SEARCH_STORAGE overrides it.
     "storage": database_url,
     "optuna": lambda value, where: validate(value, {
-        "train_images": integer(minimum=1),
         "startup_trials": integer(minimum=1),
         "pruner": lambda value, where: validate(value, {
             "min_epochs": integer(minimum=1), "reduction_factor": integer(minimum=2)}, where),
@@ -60,6 +59,7 @@ SCHEMA = {
 SPACE_SCHEMA = {
     "n_trials": integer(minimum=1),
     "epochs": integer(minimum=1),
+    "train_images": integer(minimum=1),
     "max_multiply_adds": integer(minimum=1),
     "model": validate_spec,
     "search": optional(lambda value, where: value, None),

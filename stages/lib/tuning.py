@@ -18,10 +18,11 @@ from typing import Callable, Mapping
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy.exc
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stages.lib.errors import ParamsError
-from stages.lib.evaluation import wilson_interval
+from stages.lib.intervals import wilson_interval
 from stages.lib.models import multiply_adds
 from stages.lib.search import configure, suggest
 from stages.lib.training import fit, new_model, train
@@ -50,8 +51,9 @@ def open_study(name: str, url: str, settings: Mapping, *, seed: int | None):
             storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
                                                  grace_period=GRACE_SECONDS)
             break
-        except Exception as error:  # the driver's or SQLAlchemy's own error types
-            if attempt == 2 or isinstance(error, (ImportError, ValueError)):
+        except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError) as error:
+            # A missing driver or a malformed URL will not mend by waiting.
+            if attempt == 2 or isinstance(error, ImportError | ValueError | sqlalchemy.exc.ArgumentError):
                 raise ParamsError(f"cannot open the study database {url!r} (cv_search.storage or "
                                   f"${STORAGE_ENV}): {error}") from None
             time.sleep(1 + attempt)
@@ -59,11 +61,8 @@ def open_study(name: str, url: str, settings: Mapping, *, seed: int | None):
     if settings["method"] == "grid_cv":
         sampler, pruner = optuna.samplers.GridSampler(space["grid"], seed=seed), optuna.pruners.NopPruner()
     else:
-        def over_budget(trial):  # > 0: infeasible
-            return [trial.user_attrs.get("multiply_adds", 0) - space["max_multiply_adds"]]
-
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings["optuna"]["startup_trials"],
-                                             constraints_func=over_budget)
+        # TPE treats a trial whose constraint (set in _start) is > 0 as infeasible.
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings["optuna"]["startup_trials"])
         pruner = optuna.pruners.SuccessiveHalvingPruner(
             min_resource=settings["optuna"]["pruner"]["min_epochs"],
             reduction_factor=settings["optuna"]["pruner"]["reduction_factor"])
@@ -148,6 +147,7 @@ def _start(trial, settings: Mapping, input_shape, num_classes: int) -> dict | No
     trial.set_user_attr("spec", spec)
     trial.set_user_attr("multiply_adds", cost)
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    trial.set_constraint("multiply_adds", cost - space["max_multiply_adds"])
     if cost > space["max_multiply_adds"]:
         trial.set_user_attr("trained", False)
         trial.set_user_attr("note", f"{cost:,} multiply-adds per image, over max_multiply_adds: not trained")
@@ -213,19 +213,19 @@ def cross_validation_objective(settings: Mapping, x: np.ndarray, y: np.ndarray, 
         if spec is None:
             raise optuna.TrialPruned()
         started = time.perf_counter()
-        correct = cross_validate(spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes,
-                                 **settings["grid_cv"])
-        folds = settings["grid_cv"]["folds"]
-        scores = [fold_correct / fold_size for fold_correct, fold_size in correct]
+        folds = cross_validate(spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes,
+                               **settings["grid_cv"])
+        scores = [correct / images for correct, images, _ in folds]
         trial.set_user_attr("folds", scores)
         trial.set_user_attr("std", float(np.std(scores, ddof=1)))
-        return _record(trial, sum(c for c, _ in correct), len(y), folds, started)
+        return _record(trial, sum(correct for correct, _, _ in folds), len(y),
+                       max(epochs for _, _, epochs in folds), started)
 
     return objective
 
 
 def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_patience, seed, num_classes):
-    """(correct, images) of each of `folds` stratified folds. Each fold's model stops
+    """(correct, images, epochs trained) of each of `folds` stratified folds. Each fold's model stops
     early on a stratified tenth of its own training images, never on the fold's
     validation images, which only score it."""
     import keras
@@ -238,10 +238,11 @@ def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_pati
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
         )
-        model, _ = train(spec, (x[fit_index], y[fit_index]), (x[stop_index], y[stop_index]), epochs=epochs,
-                         batch_size=batch_size, seed=seed, num_classes=num_classes, callbacks=[stop])
+        model, history = train(spec, (x[fit_index], y[fit_index]), (x[stop_index], y[stop_index]), epochs=epochs,
+                               batch_size=batch_size, seed=seed, num_classes=num_classes, callbacks=[stop])
         predicted = model.predict(x[validation_index], batch_size=1024, verbose=0).argmax(axis=1)
-        results.append((int((predicted == y[validation_index]).sum()), len(validation_index)))
+        results.append((int((predicted == y[validation_index]).sum()), len(validation_index),
+                        len(history["val_accuracy"])))
         keras.backend.clear_session()
     return results
 
