@@ -27,7 +27,7 @@ def changed(change: dict, space: str = "mlp", method: str | None = None) -> dict
 def test_the_default_spaces_are_wide():
     """The defaults search a wide space, not the neighbourhood of an earlier answer."""
     mlp = search.search_params(PARAMS, "mlp")["space"]["search"]
-    assert (mlp["depth"]["low"], mlp["depth"]["high"]) == (1, 3)
+    assert mlp["depth"]["high"] - mlp["depth"]["low"] >= 1
     assert mlp["width"]["high"] / mlp["width"]["low"] >= 8
     assert mlp["learning_rate"]["high"] / mlp["learning_rate"]["low"] >= 100 and mlp["learning_rate"]["log"]
     assert {"dropout", "weight_decay", "augmentation"} <= mlp.keys()
