@@ -111,6 +111,7 @@ def plot_study(study, folder: Path, space: str) -> list[str]:
     """Optuna's own figures of a study: the best value over trials, each trial's
     accuracy per epoch (pruned trials stop early) and, with two complete trials or
     more, the parameter importances. Returns the Markdown that shows them."""
+    import functools
     import warnings
 
     import optuna
@@ -120,7 +121,8 @@ def plot_study(study, folder: Path, space: str) -> list[str]:
     figures = {"history": ("Best value over trials", optuna_plots.plot_optimization_history),
                "epochs": ("Validation accuracy per epoch, every trained trial", optuna_plots.plot_intermediate_values)}
     if len(complete) >= 2 and len(study.best_trial.params) >= 1:
-        figures["importances"] = ("Parameter importances (fANOVA)", optuna_plots.plot_param_importances)
+        figures["importances"] = ("Parameter importances (PED-ANOVA)", functools.partial(
+            optuna_plots.plot_param_importances, evaluator=optuna.importance.PedAnovaImportanceEvaluator()))
     lines = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
