@@ -50,7 +50,7 @@ test-fast: setup
 	pytest -m "not slow"
 
 benchmark: setup
-	python benchmark.py
+	python benchmarks/benchmark.py
 
 browser-deps: setup $(VEGA_DIR)/.installed
 

@@ -28,13 +28,13 @@ from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.distribution import distribution_params, strategy_scope
 from stages.lib.errors import ParamsError
+from stages.lib.objectives import cross_validation_objective, trial_objective
 from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
 from stages.lib.search import search_params, study_name
 from stages.lib.splitting import balanced_subset
-from stages.lib.tuning import (
-    STORAGE_ENV, best_trial, cross_validation_objective, n_trials, open_study, optimize, storage_url, summary,
-    trial_objective, trial_table, wait_for_others,
+from stages.lib.studies import (
+    STORAGE_ENV, best_trial, n_trials, open_study, optimize, storage_url, summary, trial_table, wait_for_others,
 )
 
 

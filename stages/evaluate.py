@@ -18,13 +18,12 @@ import pandas as pd
 from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
-from stages.lib.evaluation import (
-    FINAL_CHOICE, confusion, final_model, held_out_accuracy, per_class, random_guess, summarize, training_metrics_dir,
-)
+from stages.lib.evaluation import confusion, per_class, random_guess, summarize
+from stages.lib.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
+from stages.lib.model_files import load_model
 from stages.lib.params import load_params, seed
-from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path
+from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
 from stages.lib.report import Run, learning_curves, write_report
-from stages.lib.training import load_model
 
 OUT_DIR = METRICS_DIR / "evaluate"
 
@@ -65,7 +64,7 @@ def main(args):
         held_out_images={name: params["split"]["holdout_size" if name.endswith("_final") else "validation_size"]
                          for name in models},
         per_class=scores_per_class, confusion=final_confusion,
-        learning_curves={name: learning_curves(training_metrics_dir(name) / "plots") for name in models},
+        learning_curves={name: learning_curves(training_log_dir(name) / "plots") for name in models},
         search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},
         best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
         studies={space: load_study(space) for space in FINALISTS},

@@ -20,11 +20,11 @@ import sys
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.errors import DataError
-from stages.lib.evaluation import chosen_final
+from stages.lib.final_choice import chosen_final
+from stages.lib.model_files import load_model
 from stages.lib.params import load_params
 from stages.lib.paths import FINALISTS, model_path
 from stages.lib.pictures import read_images
-from stages.lib.training import load_model
 
 MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS))
 

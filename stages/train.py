@@ -10,9 +10,10 @@ from stages.lib.artifacts import load_arrays
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.model_files import save_model
 from stages.lib.params import load_params, seed
-from stages.lib.paths import METRICS_DIR, SPLIT_DIR, model_path
-from stages.lib.training import save_model, train, training_params
+from stages.lib.paths import SPLIT_DIR, model_path, training_log_dir
+from stages.lib.training import train, training_params
 
 MODELS = ("baseline", "big")
 
@@ -30,7 +31,7 @@ def main(args):
             batch_size=settings["batch_size"],
             seed=seed(params),
             num_classes=num_classes,
-            log_dir=METRICS_DIR / f"train_{args.model}",
+            log_dir=training_log_dir(args.model),
         )
     save_model(model, model_path(args.model))
 

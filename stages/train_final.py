@@ -15,10 +15,11 @@ from stages.lib.artifacts import load_arrays, read_json
 from stages.lib.cli import run_stage
 from stages.lib.dataset import dataset_params
 from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.model_files import save_model
 from stages.lib.models import validate_spec
 from stages.lib.params import load_params, seed
-from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path, model_path
-from stages.lib.training import final_params, save_model, train
+from stages.lib.paths import FINALISTS, SPLIT_DIR, best_config_path, model_path, training_log_dir
+from stages.lib.training import final_params, train
 
 
 def main(args):
@@ -35,7 +36,7 @@ def main(args):
             **settings[args.space],
             seed=seed(params),
             num_classes=dataset_params(params)["num_classes"],
-            log_dir=METRICS_DIR / "train_final" / args.space,
+            log_dir=training_log_dir(f"{args.space}_final"),
         )
     save_model(model, model_path(f"{args.space}_final"))
 

@@ -84,15 +84,16 @@ def test_plots_show_embeds_the_numbers_of_the_files_it_draws(project, tmp_path):
     assert len(specs) == len(yaml.safe_load((project.root / "dvc.yaml").read_text())["plots"])
     for split in ("train", "eval"):
         curve = pd.read_csv(project.root / f"metrics/train_baseline/plots/metrics/{split}/accuracy.tsv", sep="\t")
-        drawn = [float(row["accuracy"]) for row in specs["Accuracy_per_epoch__baseline"]
-                 if row["filename"] == f"{split}/accuracy.tsv"]
+        drawn = [float(row["accuracy"]) for row in specs["Accuracy_per_epoch__training_and_held_out"]
+                 if row["filename"] == f"train_baseline/plots/metrics/{split}/accuracy.tsv"]
         assert drawn == curve["accuracy"].tolist()
     results = pd.read_csv(project.root / "metrics/cv_search/cnn/results.csv").dropna(subset=["accuracy"])
-    drawn = [(int(row["trial"]), float(row["accuracy"])) for row in specs["Validation_accuracy_per_trial__cnn"]
-             if row["accuracy"] != ""]
+    drawn = [(int(row["trial"]), float(row["accuracy"])) for row in specs["Validation_accuracy_per_trial"]
+             if row["filename"] == "cnn/results.csv" and row["accuracy"] != ""]
     assert drawn == list(zip(results["trial"], results["accuracy"]))
     predictions = pd.read_csv(project.root / "metrics/evaluate/predictions_cnn_final.csv", dtype=str)
-    drawn = [(row["actual"], row["predicted"]) for row in specs["metrics_evaluate_predictions_cnn_final_csv"]]
+    drawn = [(row["actual"], row["predicted"]) for row in specs["Confusion_matrix__test_set"]
+             if row["filename"] == "predictions_cnn_final.csv"]
     assert drawn == list(zip(predictions["actual"], predictions["predicted"]))
 
 
@@ -108,16 +109,20 @@ def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_pa
     print(f"screenshot: {screenshot}")
     assert len(marks) == declared
     assert all(count > 0 for count in marks.values()), marks
-    trained = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")["accuracy"].notna().sum()
-    assert marks["#Validation_accuracy_per_trial__mlp"] == trained  # one point per trained trial
-    assert marks["#metrics_evaluate_predictions_cnn_final_csv"] > 0
+    trained = sum(pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")["accuracy"].notna().sum()
+                  for space in ("mlp", "cnn"))
+    assert marks["#Validation_accuracy_per_trial"] == trained  # one point per trained trial
+    assert marks["#Confusion_matrix__test_set"] > 0
     image = matplotlib.image.imread(screenshot)
     assert image.shape[0] > 1000 and image.std() > 0
 
 
 @pytest.mark.parametrize("module, stages", [
     ("stages/lib/report.py", ["evaluate"]),
-    ("stages/lib/tuning.py", ["cv_search@cnn", "cv_search@mlp"]),
+    ("stages/lib/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
+    # augmentation: every training stage, not evaluate (it loads models, never trains them)
+    ("stages/lib/batches.py", ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn",
+                               "train_final@mlp"]),
     ("stages/lib/splitting.py", ["cv_search@cnn", "cv_search@mlp", "split"]),
 ])
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):

@@ -13,7 +13,8 @@ import yaml
 from stages.lib.errors import DataError
 from stages.lib.models import validate_spec
 from stages.lib.pictures import read_images, to_model_input
-from stages.lib.training import save_model, train
+from stages.lib.model_files import save_model
+from stages.lib.training import train
 from tests import REPO
 from tests.real_data import subset
 

@@ -6,11 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages.lib.evaluation import confusion, per_class, summarize
+from stages.lib.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
 from stages.lib.intervals import wilson_interval
-from stages.lib.report import (
-    Run, calibration, learning_curves, most_confident_mistakes, most_confused, overfitting, write_report,
-)
+from stages.lib.report import Run, learning_curves, overfitting, write_report
 from tests import REPO
 
 
@@ -79,7 +77,7 @@ def toy_study(method):
     one pruned after an epoch and one over the cost budget, untrained."""
     import optuna
 
-    from stages.lib.tuning import trial_table
+    from stages.lib.studies import trial_table
 
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.IntDistribution(1, 4)

@@ -3,7 +3,9 @@ import json
 import numpy as np
 
 from stages.lib.models import validate_spec
-from stages.lib.training import TIMING_LOG_ENV, training_batches, load_model, random_affine, save_model, train
+from stages.lib.batches import random_affine, training_batches
+from stages.lib.model_files import load_model, save_model
+from stages.lib.training import train
 
 SPEC = validate_spec(
     {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01}, "spec"
@@ -107,12 +109,3 @@ def test_augmented_training_is_deterministic():
     second, _ = train(validate_spec(spec, "s"), tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
-
-
-def test_timing_log_records_each_fit(tmp_path, monkeypatch):
-    log = tmp_path / "timings.jsonl"
-    monkeypatch.setenv(TIMING_LOG_ENV, str(log))
-    fit(seed=0, log_dir=tmp_path / "live")
-    record = json.loads(log.read_text())
-    assert record["images"] == 90 and len(record["epoch_seconds"]) == 3
-    assert record["log_dir"] == str(tmp_path / "live")

@@ -1,58 +1,11 @@
-"""Test-set metrics of a classifier's predictions, and which finalist is `final`."""
+"""Test-set metrics of a classifier's predicted probabilities: accuracy and loss, per
+class scores, the confusion matrix, calibration and the worst mistakes."""
 
-from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
-from stages.lib.artifacts import read_json
-from stages.lib.errors import DataError
-from stages.lib.intervals import wilson_interval
-from stages.lib.models import multiply_adds
-from stages.lib.paths import FINALISTS, METRICS_DIR, best_config_path
-
-
-# Where evaluate records which finalist is `final`, and why (stages.predict reads it).
-FINAL_CHOICE = METRICS_DIR / "evaluate" / "final.json"
-
-
-def training_metrics_dir(name: str) -> Path:
-    """Where the stage that trained a model keeps its dvclive metrics.json and plots/."""
-    stage = f"train_final/{name.removesuffix('_final')}" if name.endswith("_final") else f"train_{name}"
-    return METRICS_DIR / stage
-
-
-def held_out_accuracy(name: str) -> float:
-    """A trained model's last-epoch accuracy on its held-out images (from dvclive)."""
-    return read_json(training_metrics_dir(name) / "metrics.json")["eval"]["accuracy"]
-
-
-def final_model(holdout_images: int, input_shape: tuple[int, ...], num_classes: int) -> tuple[str, str]:
-    """The finalist with the better accuracy on the `holdout_images` holdout images,
-    which no search used (never the test set); where the 95% intervals overlap (a tie:
-    the difference is noise), the cheaper one, with fewer multiply-adds per image.
-    Returns its name and the reason, a sentence."""
-    n = holdout_images
-    names = [f"{space}_final" for space in FINALISTS]
-    accuracy = {name: held_out_accuracy(name) for name in names}
-    costs = {f"{space}_final": multiply_adds(read_json(best_config_path(space)), input_shape, num_classes)
-             for space in FINALISTS}
-    best, runner_up = sorted(names, key=lambda name: -accuracy[name])  # stable: the first on an exact tie
-    low = wilson_interval(round(accuracy[best] * n), n)[0]
-    high = wilson_interval(round(accuracy[runner_up] * n), n)[1]
-    numbers = f"{accuracy[best]:.4f} against {accuracy[runner_up]:.4f} on {n:,} holdout images"
-    if high < low:
-        return best, f"Its holdout accuracy is higher beyond the noise ({numbers}; the 95% intervals are apart)."
-    cheaper = min(names, key=lambda name: costs[name])
-    return cheaper, (f"The holdout accuracies are a tie ({numbers}; the 95% intervals overlap), so the cheaper "
-                     f"model won: {costs[cheaper]:,} multiply-adds per image against {max(costs.values()):,}.")
-
-
-def chosen_final() -> str:
-    """The name of the model evaluate chose as `final` (it writes FINAL_CHOICE)."""
-    if not FINAL_CHOICE.exists():
-        raise DataError(f"{FINAL_CHOICE} not found: run `dvc repro` so that evaluate chooses the final model")
-    return read_json(FINAL_CHOICE)["model"]
+CALIBRATION_BINS = 15
 
 
 def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
@@ -97,3 +50,34 @@ def random_guess(num_examples: int, num_classes: int, seed: int) -> np.ndarray:
     probabilities = np.full((num_examples, num_classes), 1.0)
     probabilities[np.arange(num_examples), picks] += 1e-6
     return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def calibration(y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
+    """Expected calibration error and the reliability table behind it: predictions
+    grouped by confidence (the top probability) into equal-width bins; ECE is the
+    count-weighted mean gap between each bin's accuracy and its mean confidence."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    table = pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct}).groupby("bin").agg(
+        count=("correct", "size"), confidence=("confidence", "mean"), accuracy=("correct", "mean"))
+    table.insert(0, "upper", edges[table.index + 1])
+    table.insert(0, "lower", edges[table.index])
+    ece = float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / len(y_true))
+    return ece, table.reset_index(drop=True)
+
+
+def most_confused(confusion: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The largest off-diagonal cells of a confusion matrix (true classes as rows)."""
+    pairs = confusion.stack().rename("count").reset_index()
+    pairs = pairs[(pairs["true"] != pairs["predicted"]) & (pairs["count"] > 0)]
+    pairs["share of true class"] = pairs["count"] / pairs["true"].map(confusion.sum(axis=1))
+    return pairs.sort_values(["count", "true", "predicted"], ascending=[False, True, True]).head(top)
+
+
+def most_confident_mistakes(y_true: np.ndarray, probabilities: np.ndarray, limit: int = 24) -> np.ndarray:
+    """Indices of misclassified examples, the most confidently wrong first."""
+    wrong = np.flatnonzero(probabilities.argmax(axis=1) != y_true)
+    confidence = probabilities[wrong].max(axis=1)
+    return wrong[np.argsort(-confidence, kind="stable")][:limit]

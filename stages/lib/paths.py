@@ -19,3 +19,11 @@ def model_path(name: str) -> Path:
 
 def best_config_path(space: str) -> Path:
     return MODELS_DIR / "best_config" / f"{space}.json"
+
+
+def training_log_dir(model: str) -> Path:
+    """Where the stage that trained `model` (baseline, big or SPACE_final) keeps its
+    dvclive metrics.json and plots/: metrics/train_MODEL or metrics/train_final/SPACE."""
+    if model.endswith("_final"):
+        return METRICS_DIR / "train_final" / model.removesuffix("_final")
+    return METRICS_DIR / f"train_{model}"

@@ -1,27 +1,18 @@
-"""Seeded training of one model spec: the input pipeline (shuffling and augmentation),
-the fit, and per-epoch history logged by dvclive."""
+"""Seeded training of one model spec: a fresh model, its fit on the training input
+stream, and per-epoch history logged by dvclive."""
 
-import json
 import math
-import os
-import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from stages.lib.artifacts import atomic_path
-from stages.lib.errors import DataError
+from stages.lib.batches import training_batches
 from stages.lib.models import build_model, validate_spec
 from stages.lib.params import integer, section, validate
 from stages.lib.paths import FINALISTS
 
 SCHEMA = {"epochs": integer(minimum=1), "batch_size": integer(minimum=1)}
-
-# When set, every fit appends one JSON line here: its images per epoch and each epoch's
-# wall time (benchmark.py reads it; the timings are kept out of the metrics, which must
-# be the same on every rerun).
-TIMING_LOG_ENV = "MNIST_DVC_TIMING_LOG"
 
 
 def training_params(params: Mapping, name: str) -> dict:
@@ -65,8 +56,7 @@ def fit(model, spec: Mapping, train_data, validation_data, *, epochs: int, batch
         initial_epoch: int = 0, log_dir: Path | None = None, callbacks: Sequence = ()) -> dict:
     """Train a built model from `initial_epoch` up to `epochs`; returns the history."""
     x_train, y_train = train_data
-    timer = epoch_timer()
-    callbacks = [*callbacks, timer]
+    callbacks = list(callbacks)
     if log_dir is not None:
         from dvclive import Live
         from dvclive.keras import DVCLiveCallback
@@ -85,100 +75,4 @@ def fit(model, spec: Mapping, train_data, validation_data, *, epochs: int, batch
         callbacks=callbacks,
         verbose=2,  # one line per epoch: readable in DVC's captured logs
     )
-    if os.environ.get(TIMING_LOG_ENV):
-        with open(os.environ[TIMING_LOG_ENV], "a") as log:
-            log.write(json.dumps({"log_dir": str(log_dir), "images": len(x_train), "epoch_seconds": timer.seconds}) + "\n")
     return history.history
-
-
-def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Mapping, batch_size: int, seed: int,
-                     first_epoch: int = 0):
-    """An endless tf.data stream of (images, labels) batches: each epoch a fresh
-    shuffle and, if `augmentation` has a non-zero bound, a fresh random affine transform
-    of each image; all drawn from `seed` and the epoch number, so a resumed fit
-    continues the same stream."""
-    import tensorflow as tf
-
-    images, labels = tf.constant(x), tf.constant(y)
-
-    def epoch(number):
-        order = tf.argsort(tf.random.stateless_uniform([len(y)], seed=[seed, number]))
-        batches = math.ceil(len(y) / batch_size)
-        batch_seeds = tf.stack([tf.fill([batches], number), tf.range(batches, dtype=tf.int64)], axis=1)
-        return tf.data.Dataset.zip(tf.data.Dataset.from_tensor_slices(order).batch(batch_size),
-                                   tf.data.Dataset.from_tensor_slices(batch_seeds))
-
-    def load(indices, batch_seed):
-        batch = tf.gather(images, indices)
-        if any(augmentation.values()):
-            batch = random_affine(batch, augmentation, batch_seed + seed)
-        return batch, tf.gather(labels, indices)
-
-    return (
-        tf.data.Dataset.range(first_epoch, 2**62)
-        .flat_map(epoch)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-def random_affine(images, augmentation: Mapping, seed):
-    """Each image (batch, height, width) rotated, scaled and shifted about its centre
-    by amounts drawn uniformly within `augmentation`'s bounds; bilinear, zero fill."""
-    import keras
-    import tensorflow as tf
-
-    count, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
-
-    def uniform(bound, index):
-        return tf.random.stateless_uniform([count], seeds[index], -bound, bound)
-
-    angle = uniform(math.radians(augmentation["rotation"]), 0)
-    zoom = 1.0 + uniform(augmentation["scale"], 1)
-    shift_x, shift_y = uniform(augmentation["shift"], 2), uniform(augmentation["shift"], 3)
-    # The transform maps each output pixel to the input point it samples:
-    # input = A (output - centre - shift) + centre, with A = rotation(-angle) / zoom.
-    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
-    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
-    from_x, from_y = centre_x + shift_x, centre_y + shift_y
-    zeros = tf.zeros_like(cos)
-    transform = tf.stack([
-        cos, sin, centre_x - cos * from_x - sin * from_y,
-        -sin, cos, centre_y + sin * from_x - cos * from_y,
-        zeros, zeros,
-    ], axis=1)
-    moved = keras.ops.image.affine_transform(images[..., None], transform, fill_mode="constant")
-    return moved[..., 0]
-
-
-def epoch_timer():
-    """A Keras callback that records each epoch's wall time (training and validation)."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self.started)
-
-    return EpochTimer()
-
-
-def save_model(model, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        model.save(temporary)
-
-
-def load_model(path: Path):
-    """A saved Keras model, loaded in safe mode (no arbitrary code from the file)."""
-    import keras
-
-    if not Path(path).exists():
-        raise DataError(f"{path} not found: run `dvc repro` to produce it")
-    return keras.models.load_model(path, safe_mode=True)

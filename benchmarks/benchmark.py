@@ -1,13 +1,13 @@
 """Benchmark a full default run of the pipeline and print one table.
 
-    python benchmark.py [--repo .] [--json results.json]
+    python benchmarks/benchmark.py [--repo .] [--json results.json]
 
 Clones the repository's committed HEAD into a temporary folder and, with a fresh DVC
 cache there, runs every stage with `dvc repro --single-item STAGE`, measuring each
 one's wall time and peak memory (the stage's processes, as GNU time reports). Then:
-images/s of each training stage (median epoch, first epoch left out, from the timing
-log the stages write when MNIST_DVC_TIMING_LOG is set) against a bare Keras
-`model.fit` of the same model and data with no callback but an epoch timer (numpy
+images/s of each training stage (median epoch, first epoch left out, from the time per
+step that Keras prints after each epoch in the stage's log) against a bare Keras
+`model.fit` of the same model and data with no callback, timed the same way (numpy
 arrays; for an augmented model, the same augmented tf.data stream); the wall
 time of a no-op `dvc repro` and of `dvc status`; the final model's prediction
 throughput (on training images: the test set is evaluate's alone); and each model's
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -28,12 +29,9 @@ from pathlib import Path
 
 import yaml
 
-STAGE_LOGS = {  # training stage -> its dvclive folder, which names its record in the timing log
-    "train_baseline": "metrics/train_baseline",
-    "train_big": "metrics/train_big",
-    "train_final@mlp": "metrics/train_final/mlp",
-    "train_final@cnn": "metrics/train_final/cnn",
-}
+# Keras' line after each epoch (verbose=2): "422/422 - 13s - 31ms/step - accuracy: ..."
+EPOCH_LINE = re.compile(r"^(\d+)/\1 - \d+s - (\d+(?:\.\d+)?)(us|ms|s)/step", re.MULTILINE)
+UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 BARE_FIT = """
 import json, sys
@@ -42,7 +40,7 @@ configure_tensorflow()
 import keras
 from stages.lib.artifacts import load_arrays
 from stages.lib.models import build_model, validate_spec
-from stages.lib.training import epoch_timer, training_batches
+from stages.lib.batches import training_batches
 
 import numpy as np
 spec, train_paths, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
@@ -51,15 +49,12 @@ x, y = (np.concatenate(arrays) for arrays in zip(*(load_arrays(path, "x", "y") f
 validation = load_arrays(validation, "x", "y")
 keras.utils.set_random_seed(seed)
 model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
-timer = epoch_timer()
 if any(spec["augmentation"].values()):  # the same augmented stream as the pipeline's
     data = {"x": training_batches(x, y, spec["augmentation"], batch_size, seed),
             "steps_per_epoch": -(-len(x) // batch_size)}
 else:  # plain Keras: numpy arrays, shuffled by Keras
     data = {"x": x, "y": y, "batch_size": batch_size}
-model.fit(**data, epochs=epochs, verbose=0, callbacks=[timer], validation_data=validation,
-          validation_batch_size=1024)
-print(json.dumps({"images": len(x), "epoch_seconds": timer.seconds}))
+model.fit(**data, epochs=epochs, verbose=2, validation_data=validation, validation_batch_size=1024)
 """
 
 PREDICT = """
@@ -67,9 +62,9 @@ import json, time
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 from stages.lib.artifacts import load_arrays
-from stages.lib.evaluation import chosen_final
+from stages.lib.final_choice import chosen_final
+from stages.lib.model_files import load_model
 from stages.lib.paths import PREPARED_DIR, model_path
-from stages.lib.training import load_model
 final = chosen_final()
 model = load_model(model_path(final))
 x = load_arrays(PREPARED_DIR / "train.npz", "x")[0][:10000]
@@ -101,28 +96,27 @@ def stage_names(project: Path) -> list[str]:
             for name, stage in stages.items() for item in stage.get("foreach", [None])]
 
 
-def median_epoch(seconds: list[float]) -> float:
-    return statistics.median(seconds[1:] if len(seconds) > 1 else seconds)
+def step_seconds(log: str) -> float:
+    """The median training step's seconds over the epochs a Keras log reports (the
+    first left out: it includes tracing)."""
+    steps = [float(time) * UNIT_SECONDS[unit] for _, time, unit in EPOCH_LINE.findall(log)]
+    return statistics.median(steps[1:] if len(steps) > 1 else steps)
 
 
-def bare_fit(project, env, stage, params, epochs):
-    """A bare Keras fit of the stage's model on the same input stream: its JSON record."""
+def training_settings(stage: str, params: dict, project: Path) -> tuple[dict, list[str], str, int]:
+    """A training stage's (model spec, training data files, held-out file, batch size)."""
     if stage.startswith("train_final@"):
         space = stage.split("@")[1]
         spec = json.loads((project / f"models/best_config/{space}.json").read_text())
-        arguments = [spec, ["data/split/search.npz", "data/split/validation.npz"], "data/split/holdout.npz",
-                     params["train_final"][space]["batch_size"], epochs, params["seed"]]
-    else:
-        section = params[stage]
-        arguments = [section["model"], ["data/split/train.npz"], "data/split/validation.npz",
-                     section["batch_size"], epochs, params["seed"]]
-    _, _, output = timed([sys.executable, "-c", BARE_FIT, json.dumps(arguments)], project, env)
-    return json.loads(output.strip().splitlines()[-1])
+        return (spec, ["data/split/search.npz", "data/split/validation.npz"], "data/split/holdout.npz",
+                params["train_final"][space]["batch_size"])
+    section = params[stage]
+    return section["model"], ["data/split/train.npz"], "data/split/validation.npz", section["batch_size"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temporary one")
     parser.add_argument("--bare-epochs", type=int, default=3, help="epochs of each bare Keras reference fit")
@@ -132,8 +126,7 @@ def main():
         work = args.keep or Path(temporary)
         project = work / "project"
         subprocess.run(["git", "clone", "--quiet", str(args.repo.resolve()), str(project)], check=True)
-        timing_log = work / "timings.jsonl"
-        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MNIST_DVC_TIMING_LOG": str(timing_log),
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1",
                "DVC_SITE_CACHE_DIR": str(work / "dvc-site-cache"),
                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         # What a run commits to git (dvc.lock, metrics, the report) is made afresh.
@@ -143,22 +136,20 @@ def main():
         rows = []
         for stage in stage_names(project):
             print(f"running {stage} ...", file=sys.stderr, flush=True)
-            wall, memory, _ = timed(["dvc", "repro", "--single-item", stage], project, env)
-            rows.append({"stage": stage, "wall_s": wall, "peak_gib": memory})
+            wall, memory, log = timed(["dvc", "repro", "--single-item", stage], project, env)
+            rows.append({"stage": stage, "wall_s": wall, "peak_gib": memory, "log": log})
         total = sum(row["wall_s"] for row in rows)
 
-        fits = {}
-        for line in timing_log.read_text().splitlines():
-            record = json.loads(line)
-            fits[record["log_dir"]] = record
         for row in rows:
-            if row["stage"] in STAGE_LOGS:
+            log = row.pop("log")
+            if row["stage"].startswith("train_"):
                 print(f"bare Keras reference for {row['stage']} ...", file=sys.stderr, flush=True)
-                pipeline = fits[STAGE_LOGS[row["stage"]]]
-                bare = bare_fit(project, env, row["stage"], params, args.bare_epochs)
-                row["images_per_s"] = pipeline["images"] / median_epoch(pipeline["epoch_seconds"])
-                row["bare_images_per_s"] = bare["images"] / median_epoch(bare["epoch_seconds"])
-                row["ratio"] = median_epoch(pipeline["epoch_seconds"]) / median_epoch(bare["epoch_seconds"])
+                spec, train_files, held_out, batch_size = training_settings(row["stage"], params, project)
+                arguments = [spec, train_files, held_out, batch_size, args.bare_epochs, params["seed"]]
+                _, _, bare_log = timed([sys.executable, "-c", BARE_FIT, json.dumps(arguments)], project, env)
+                pipeline, bare = step_seconds(log), step_seconds(bare_log)
+                row["images_per_s"], row["bare_images_per_s"] = batch_size / pipeline, batch_size / bare
+                row["ratio"] = pipeline / bare
 
         noop_repro, _, _ = timed(["dvc", "repro"], project, env)
         status, _, _ = timed(["dvc", "status"], project, env)
@@ -186,7 +177,7 @@ def machine() -> str:
 
 def report(figures) -> str:
     lines = [f"Benchmark of a full default run, {figures['date']}, {figures['machine']}", "",
-             "| stage | wall time | peak memory | images/s | bare Keras images/s | epoch time, pipeline / bare |",
+             "| stage | wall time | peak memory | images/s | bare Keras images/s | step time, pipeline / bare |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for row in figures["stages"]:
         speed = (f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x"

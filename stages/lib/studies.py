@@ -1,17 +1,16 @@
 """cv_search's study: Optuna trials over one search space, kept in a database that
-several processes (the stage and its `--worker`s) can share.
+several processes (the stage and its `--worker`s) can share, run until the space's
+budget is spent, and its results table.
 
-method optuna: a seeded TPE sampler; each trial trains on the search images and
-reports each epoch's validation accuracy to a successive-halving pruner, which stops
-the weakest early. A trial whose model costs more than the space's max_multiply_adds
-is not trained; it does not count towards n_trials, and the sampler learns to avoid
-such models (a constraint). method grid_cv: a grid sampler over the grid, each trial scored by
-stratified k-fold cross-validation (notebook 003's protocol).
+method optuna: a seeded TPE sampler and a successive-halving pruner, which stops the
+weakest trials early (objectives.trial_objective reports each epoch to it). A trial
+whose model costs more than the space's max_multiply_adds is not trained; it does not
+count towards n_trials, and the sampler learns to avoid such models (a constraint).
+method grid_cv: a grid sampler over the grid, no pruning.
 """
 
 import logging
 import os
-import socket
 import time
 from typing import Callable, Mapping
 
@@ -19,13 +18,9 @@ import numpy as np
 import optuna
 import pandas as pd
 import sqlalchemy.exc
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stages.lib.errors import ParamsError
 from stages.lib.intervals import wilson_interval
-from stages.lib.models import multiply_adds
-from stages.lib.search import configure, suggest
-from stages.lib.training import fit, new_model, train
 
 log = logging.getLogger(__name__)
 
@@ -133,118 +128,6 @@ def describe(trial) -> str:
     if "correct" not in attrs:
         return f"{params}; {attrs.get('note', trial.system_attrs.get('fail_reason', ''))}".strip("; ")
     return f"{params}; validation accuracy {attrs['correct'] / attrs['images']:.4f} after {attrs['epochs']} epoch(s)"
-
-
-def _start(trial, settings: Mapping, input_shape, num_classes: int) -> dict | None:
-    """The trial's spec, its cost and worker recorded; None if over the cost budget."""
-    space = settings["space"]
-    if settings["method"] == "grid_cv":
-        values = {key: trial.suggest_categorical(key, choices) for key, choices in space["grid"].items()}
-    else:
-        values = suggest(trial, space["search"])
-    spec = configure(space["model"], values)
-    cost = multiply_adds(spec, input_shape, num_classes)
-    trial.set_user_attr("spec", spec)
-    trial.set_user_attr("multiply_adds", cost)
-    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-    trial.set_constraint("multiply_adds", cost - space["max_multiply_adds"])
-    if cost > space["max_multiply_adds"]:
-        trial.set_user_attr("trained", False)
-        trial.set_user_attr("note", f"{cost:,} multiply-adds per image, over max_multiply_adds: not trained")
-        return None
-    return spec
-
-
-def _record(trial, correct: int, images: int, epochs: int, started: float) -> float:
-    trial.set_user_attr("correct", correct)
-    trial.set_user_attr("images", images)
-    trial.set_user_attr("epochs", epochs)
-    trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
-    return correct / images
-
-
-def pruning_callback(trial):
-    """A Keras callback that reports each epoch's validation accuracy to `trial` and
-    stops training once the pruner says so (`.pruned` is then True); a trial that
-    reached its last epoch is complete, whatever the pruner would say."""
-    import keras
-
-    class Pruning(keras.callbacks.Callback):
-        pruned = False
-
-        def on_epoch_end(self, epoch, logs=None):
-            trial.report(logs["val_accuracy"], epoch + 1)
-            if epoch + 1 < self.params["epochs"] and trial.should_prune():
-                self.pruned, self.model.stop_training = True, True
-
-    return Pruning()
-
-
-def trial_objective(settings: Mapping, train_data, validation_data, *, seed: int, num_classes: int):
-    """method optuna: train on `train_data` for the space's epochs, pruned on
-    `validation_data`; the value is the last epoch's validation accuracy."""
-    import keras
-    def objective(trial):
-        spec = _start(trial, settings, train_data[0].shape[1:], num_classes)
-        if spec is None:
-            raise optuna.TrialPruned()
-        started = time.perf_counter()
-        keras.backend.clear_session()
-        epochs, batch_size = settings["space"]["epochs"], settings["batch_size"]
-        model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
-        pruning = pruning_callback(trial)
-        history = fit(model, spec, train_data, validation_data, epochs=epochs, batch_size=batch_size, seed=seed,
-                      callbacks=[pruning])
-        images = len(validation_data[1])
-        accuracy = _record(trial, round(history["val_accuracy"][-1] * images), images,
-                           len(history["val_accuracy"]), started)
-        if pruning.pruned:
-            raise optuna.TrialPruned()
-        return accuracy
-
-    return objective
-
-
-def cross_validation_objective(settings: Mapping, x: np.ndarray, y: np.ndarray, *, seed: int, num_classes: int):
-    """method grid_cv: the pooled accuracy of stratified k-fold cross-validation; each
-    fold's accuracy and the std across folds are kept as user attributes."""
-    def objective(trial):
-        spec = _start(trial, settings, x.shape[1:], num_classes)
-        if spec is None:
-            raise optuna.TrialPruned()
-        started = time.perf_counter()
-        folds = cross_validate(spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes,
-                               **settings["grid_cv"])
-        scores = [correct / images for correct, images, _ in folds]
-        trial.set_user_attr("folds", scores)
-        trial.set_user_attr("std", float(np.std(scores, ddof=1)))
-        return _record(trial, sum(correct for correct, _, _ in folds), len(y),
-                       max(epochs for _, _, epochs in folds), started)
-
-    return objective
-
-
-def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_patience, seed, num_classes):
-    """(correct, images, epochs trained) of each of `folds` stratified folds. Each fold's model stops
-    early on a stratified tenth of its own training images, never on the fold's
-    validation images, which only score it."""
-    import keras
-
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    results = []
-    for train_index, validation_index in splitter.split(x, y):
-        fit_index, stop_index = train_test_split(train_index, test_size=0.1, stratify=y[train_index],
-                                                 random_state=seed)
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
-        )
-        model, history = train(spec, (x[fit_index], y[fit_index]), (x[stop_index], y[stop_index]), epochs=epochs,
-                               batch_size=batch_size, seed=seed, num_classes=num_classes, callbacks=[stop])
-        predicted = model.predict(x[validation_index], batch_size=1024, verbose=0).argmax(axis=1)
-        results.append((int((predicted == y[validation_index]).sum()), len(validation_index),
-                        len(history["val_accuracy"])))
-        keras.backend.clear_session()
-    return results
 
 
 def best_trial(study):

@@ -2,7 +2,7 @@ import numpy as np
 import optuna
 import pytest
 
-from stages.lib import tuning
+from stages.lib import objectives, studies
 from stages.lib.intervals import wilson_interval
 
 
@@ -34,7 +34,7 @@ def fit_with_pruning(prune_from: int, epochs: int):
     trial = study.ask()
     model = keras.Sequential([keras.Input((6, 6)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callback = tuning.pruning_callback(trial)
+    callback = objectives.pruning_callback(trial)
     history = model.fit(x, y, validation_data=(x, y), epochs=epochs, verbose=0, callbacks=[callback])
     return study, callback, history
 
@@ -62,7 +62,7 @@ def fake_objective(trial):
         trial.set_user_attr("trained", False)
         trial.set_user_attr("note", "over max_multiply_adds: not trained")
         raise optuna.TrialPruned()
-    tuning._record(trial, 900 + x, 1000, 2, 0.0)
+    objectives._record(trial, 900 + x, 1000, 2, 0.0)
     if x < 20:
         raise optuna.TrialPruned()
     return (900 + x) / 1000
@@ -72,15 +72,15 @@ def test_optimize_runs_until_the_study_has_its_budget_of_trials(tmp_path):
     settings = {"method": "optuna", "optuna": {"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
                 "space": {"epochs": 2, "max_multiply_adds": 10}}
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    study = tuning.open_study("s", url, settings, seed=0)
-    tuning.optimize(study, fake_objective, 7)
-    trained = tuning.counted(study.trials)
+    study = studies.open_study("s", url, settings, seed=0)
+    studies.optimize(study, fake_objective, 7)
+    trained = studies.counted(study.trials)
     assert len(trained) == 7 and [t.number for t in study.trials] == list(range(len(study.trials)))
     assert all(t.params["x"] > 90 for t in study.trials if t not in trained)  # untrained ones do not count
-    tuning.optimize(tuning.open_study("s", url, settings, seed=0), fake_objective, 7)  # full: a second process runs none
-    assert len(tuning.counted(study.trials)) == 7
-    again = tuning.open_study("t", url, settings, seed=0)
-    tuning.optimize(again, fake_objective, 7)
+    studies.optimize(studies.open_study("s", url, settings, seed=0), fake_objective, 7)  # full: a second process runs none
+    assert len(studies.counted(study.trials)) == 7
+    again = studies.open_study("t", url, settings, seed=0)
+    studies.optimize(again, fake_objective, 7)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]  # seeded: the same trials
 
 
@@ -89,7 +89,7 @@ def test_the_trial_table_gives_intervals_ties_and_states():
     for _ in range(12):
         study.optimize(fake_objective, n_trials=1)
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"worker": "w:2"}))
-    table = tuning.trial_table(study)
+    table = studies.trial_table(study)
     assert len(table) == 13 and table["trial"].tolist() == list(range(13))
     best = table.loc[table["accuracy"].idxmax()]
     assert best["trial"] == study.best_trial.number and best["tied_with_best"]
@@ -98,7 +98,7 @@ def test_the_trial_table_gives_intervals_ties_and_states():
     assert (complete["tied_with_best"] == (complete["accuracy_high"] >= best["accuracy_low"])).all()
     assert not table.loc[table["state"] != "COMPLETE", "tied_with_best"].any()
     assert table["state"].iloc[-1] == "FAIL" and np.isnan(table["accuracy"].iloc[-1])
-    summary = tuning.summary(study)
+    summary = studies.summary(study)
     untrained = table["note"].str.endswith("not trained").sum()
     assert summary["trials"] == 13 - untrained and summary["untrained"] == untrained and summary["fail"] == 1
     assert summary["complete"] + summary["pruned"] == 12 - untrained and summary["best_trial"] == best["trial"]
@@ -109,10 +109,10 @@ def test_a_trial_over_the_cost_budget_is_pruned_untrained(monkeypatch):
         "epochs": 2, "max_multiply_adds": 100,
         "model": {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.01},
         "search": {"width": {"low": 50, "high": 60, "log": False}}}}
-    monkeypatch.setattr(tuning, "new_model", lambda *_, **__: pytest.fail("an over-budget trial must not train"))
+    monkeypatch.setattr(objectives, "new_model", lambda *_, **__: pytest.fail("an over-budget trial must not train"))
     study = optuna.create_study(direction="maximize")
     x, y = tiny_data()
-    study.optimize(tuning.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
+    study.optimize(objectives.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED and "over max_multiply_adds: not trained" in trial.user_attrs["note"]
     assert trial.user_attrs["multiply_adds"] == 36 * trial.params["width"] + 3 * trial.params["width"]
@@ -125,7 +125,7 @@ def test_a_real_trial_trains_reports_and_records(monkeypatch):
         "search": {"width": {"low": 8, "high": 16, "log": False}}}}
     x, y = tiny_data()
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
-    study.optimize(tuning.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
+    study.optimize(objectives.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE and sorted(trial.intermediate_values) == [1, 2, 3]
     assert trial.value == trial.user_attrs["correct"] / 60 == pytest.approx(trial.intermediate_values[3], abs=1e-6)
@@ -145,10 +145,10 @@ def test_cross_validate_scores_each_fold_on_images_that_did_not_stop_it(monkeypa
         folds.append((train_data[0][:, 0, 0].astype(int), stop_data[0][:, 0, 0].astype(int)))
         return Model(), {"val_accuracy": [0.5, 0.6]}
 
-    monkeypatch.setattr(tuning, "train", fake_train)
+    monkeypatch.setattr(objectives, "train", fake_train)
     y = np.repeat(np.arange(3), 40)
     x = np.arange(120, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)  # pixels name the image
-    results = tuning.cross_validate({}, x, y, folds=3, epochs=2, batch_size=16, early_stopping_patience=1,
+    results = objectives.cross_validate({}, x, y, folds=3, epochs=2, batch_size=16, early_stopping_patience=1,
                                     seed=0, num_classes=3)
     assert len(folds) == 3 and [(size, epochs) for _, size, epochs in results] == [(40, 2)] * 3
     validated = []
@@ -165,17 +165,17 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     """Notebook 003's protocol through the same study: a grid sampler, each trial's
     value the pooled accuracy of its folds, their std with ddof=1."""
     folds = {8: [(80, 100, 1), (84, 100, 1)], 16: [(97, 100, 3), (99, 100, 2)], 32: [(96, 100, 1), (98, 100, 1)]}
-    monkeypatch.setattr(tuning, "cross_validate", lambda spec, x, y, **_: folds[spec["hidden_units"][0]])
+    monkeypatch.setattr(objectives, "cross_validate", lambda spec, x, y, **_: folds[spec["hidden_units"][0]])
     settings = {"method": "grid_cv", "batch_size": 8,
                 "grid_cv": {"folds": 2, "epochs": 1, "early_stopping_patience": 1},
                 "space": {"max_multiply_adds": 10**6, "grid": {"width": [8, 16, 32]},
                           "model": {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam",
                                     "learning_rate": 0.01}}}
-    assert tuning.n_trials(settings) == 3
-    study = tuning.open_study("grid", f"sqlite:///{tmp_path / 'study.db'}", settings, seed=0)
+    assert studies.n_trials(settings) == 3
+    study = studies.open_study("grid", f"sqlite:///{tmp_path / 'study.db'}", settings, seed=0)
     x, y = np.zeros((200, 6, 6), np.float32), np.repeat(np.arange(2), 100)
-    tuning.optimize(study, tuning.cross_validation_objective(settings, x, y, seed=0, num_classes=2), 3)
-    table = tuning.trial_table(study).set_index("width")
+    studies.optimize(study, objectives.cross_validation_objective(settings, x, y, seed=0, num_classes=2), 3)
+    table = studies.trial_table(study).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [0.97, 0.99]
     assert table.loc[16, "epochs"] == 3  # the most any fold trained
