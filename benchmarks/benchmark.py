@@ -38,19 +38,19 @@ import json, sys
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 import keras
-from stages.lib.artifacts import load_arrays
-from stages.lib.models import build_model, validate_spec
+from stages.lib.artifacts import load_arrays, load_images
+from stages.lib.models import build_model
+from stages.lib.specs import validate_spec
 from stages.lib.batches import training_batches
 
-import numpy as np
 spec, train_paths, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
 spec = validate_spec(spec, "spec")
-x, y = (np.concatenate(arrays) for arrays in zip(*(load_arrays(path, "x", "y") for path in train_paths)))
+x, y = load_images(*train_paths)
 validation = load_arrays(validation, "x", "y")
 keras.utils.set_random_seed(seed)
 model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
-if any(spec["augmentation"].values()):  # the same augmented stream as the pipeline's
-    data = {"x": training_batches(x, y, spec["augmentation"], batch_size, seed),
+if spec.augmentation.enabled:  # the same augmented stream as the pipeline's
+    data = {"x": training_batches(x, y, spec.augmentation, batch_size, seed),
             "steps_per_epoch": -(-len(x) // batch_size)}
 else:  # plain Keras: numpy arrays, shuffled by Keras
     data = {"x": x, "y": y, "batch_size": batch_size}

@@ -23,15 +23,14 @@ import hashlib
 import numpy as np
 import optuna
 
-from stages.lib.artifacts import atomic_path, load_arrays, write_csv, write_json
+from stages.lib.artifacts import atomic_path, load_arrays, load_images, write_csv, write_json
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
-from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.config import load_params
+from stages.lib.distribution import strategy_scope
 from stages.lib.errors import ParamsError
 from stages.lib.objectives import cross_validation_objective, trial_objective
-from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
-from stages.lib.search import search_params, study_name
+from stages.lib.search import study_name
 from stages.lib.splitting import balanced_subset
 from stages.lib.studies import (
     STORAGE_ENV, best_trial, n_trials, open_study, optimize, storage_url, summary, trial_table, wait_for_others,
@@ -44,35 +43,36 @@ def digest(*arrays: np.ndarray) -> str:
 
 def main(args):
     params = load_params()
-    settings = search_params(params, args.space)
-    options = {"seed": seed(params), "num_classes": dataset_params(params)["num_classes"]}
+    search = params.cv_search
+    space = getattr(search.spaces, args.space)
+    options = {"seed": params.seed, "num_classes": len(params.dataset.classes)}
     x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
     validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
-    if settings["method"] == "optuna":
-        chosen = balanced_subset(y, settings["space"]["train_images"], options["seed"])
+    if search.method == "optuna":
+        chosen = balanced_subset(y, space.train_images, options["seed"])
         x, y = x[chosen], y[chosen]
         data = [x, y, *validation]
     else:
-        x, y = np.concatenate([x, validation[0]]), np.concatenate([y, validation[1]])
+        x, y = load_images(SPLIT_DIR / "search.npz", SPLIT_DIR / "validation.npz")
         data = [x, y]
-    name, url = study_name(args.space, settings, options["seed"], digest(*data)), storage_url(settings)
+    name, url = study_name(args.space, search, space, options["seed"], digest(*data)), storage_url(search)
     if args.worker and url is None:
         raise ParamsError(f"a worker joins a study in a shared database: set cv_search.storage or ${STORAGE_ENV} "
                           "to its URL (postgresql://user:password@host/database)")
-    if settings["method"] == "optuna":
-        objective = trial_objective(settings, (x, y), validation, **options)
+    if search.method == "optuna":
+        objective = trial_objective(search, space, (x, y), validation, **options)
     else:
-        objective = cross_validation_objective(settings, x, y, **options)
-    with strategy_scope(distribution_params(params)):
+        objective = cross_validation_objective(search, space, x, y, **options)
+    with strategy_scope(params.distribution):
         if args.worker:
             # Unseeded: workers sharing one seed would all draw the same values.
-            optimize(open_study(name, url, settings, seed=None), objective, n_trials(settings))
+            optimize(open_study(name, url, search, space, seed=None), objective, n_trials(search, space))
             return
         out = METRICS_DIR / "cv_search" / args.space
         with atomic_path(out / "study.db") as local:
             local_url = f"sqlite:///{local}"
-            study = open_study(name, url or local_url, settings, seed=options["seed"])
-            optimize(study, objective, n_trials(settings))
+            study = open_study(name, url or local_url, search, space, seed=options["seed"])
+            optimize(study, objective, n_trials(search, space))
             wait_for_others(study)
             if url is not None:
                 optuna.copy_study(from_study_name=name, from_storage=url, to_storage=local_url)

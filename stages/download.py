@@ -8,23 +8,22 @@ dataset.files, so the source never changes what DVC caches.
 import logging
 
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
+from stages.lib.config import load_params
 from stages.lib.errors import DownloadError
 from stages.lib.fetching import MIRROR_ENV, fetch, sources
-from stages.lib.params import load_params
 from stages.lib.paths import RAW_DIR
 
 log = logging.getLogger(__name__)
 
 
 def main(args):
-    dataset = dataset_params(load_params())
-    source_list = sources(dataset["mirrors"])
+    dataset = load_params().dataset
+    source_list = sources(dataset.mirrors)
     if not source_list:
         raise DownloadError(f"no source to download from: set {MIRROR_ENV} or list dataset.mirrors in params.yaml")
-    for file in dataset["files"].values():
-        source = fetch(file["filename"], file["sha256"], source_list, RAW_DIR / file["filename"])
-        log.info("%s: sha256 verified, from %s", file["filename"], source)
+    for file in dataset.files.entries():
+        source = fetch(file.filename, file.sha256, source_list, RAW_DIR / file.filename)
+        log.info("%s: sha256 verified, from %s", file.filename, source)
 
 
 if __name__ == "__main__":

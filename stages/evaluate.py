@@ -17,11 +17,10 @@ import pandas as pd
 
 from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
+from stages.lib.config import load_params
 from stages.lib.evaluation import confusion, per_class, random_guess, summarize
 from stages.lib.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
 from stages.lib.model_files import load_model
-from stages.lib.params import load_params, seed
 from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
 from stages.lib.report import Run, learning_curves, write_report
 
@@ -35,13 +34,12 @@ def load_study(space: str):
 
 def main(args):
     params = load_params()
-    dataset = dataset_params(params)
-    classes = dataset["classes"]
+    classes = params.dataset.classes
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
-    final, final_reason = final_model(params["split"]["holdout_size"], x.shape[1:], len(classes))
+    final, final_reason = final_model(params.split.holdout_size, x.shape[1:], len(classes))
 
-    probabilities = {"random_guess": random_guess(len(y), len(classes), seed(params))}
+    probabilities = {"random_guess": random_guess(len(y), len(classes), params.seed)}
     for name in models:
         probabilities[name] = load_model(model_path(name)).predict(x, batch_size=1024, verbose=0)
     probabilities["final"] = probabilities[final]
@@ -58,10 +56,10 @@ def main(args):
         named = pd.DataFrame({"actual": y, "predicted": predicted}).map(classes.__getitem__)
         write_csv(OUT_DIR / f"predictions_{name}.csv", named)
     write_report(OUT_DIR, Run(
-        params=params, dataset=dataset["name"], classes=classes, x=x, y=y, probabilities=probabilities,
+        params=params, dataset=params.dataset.name, classes=classes, x=x, y=y, probabilities=probabilities,
         summaries=summaries, final=final, final_reason=final_reason,
         held_out_accuracy={name: held_out_accuracy(name) for name in models},
-        held_out_images={name: params["split"]["holdout_size" if name.endswith("_final") else "validation_size"]
+        held_out_images={name: params.split.holdout_size if name.endswith("_final") else params.split.validation_size
                          for name in models},
         per_class=scores_per_class, confusion=final_confusion,
         learning_curves={name: learning_curves(training_log_dir(name) / "plots") for name in models},

@@ -18,11 +18,10 @@ import json
 import sys
 
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
+from stages.lib.config import load_params
 from stages.lib.errors import DataError
 from stages.lib.final_choice import chosen_final
 from stages.lib.model_files import load_model
-from stages.lib.params import load_params
 from stages.lib.paths import FINALISTS, model_path
 from stages.lib.pictures import read_images
 
@@ -30,7 +29,7 @@ MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS)
 
 
 def main(args):
-    classes = dataset_params(load_params())["classes"]
+    classes = load_params().dataset.classes
     name = chosen_final() if args.model == "final" else args.model
     model = load_model(model_path(name))
     answers = []

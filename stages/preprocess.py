@@ -10,17 +10,16 @@ import logging
 
 from stages.lib.artifacts import save_arrays
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
+from stages.lib.config import load_params
 from stages.lib.idx import load_dataset
-from stages.lib.params import load_params
 from stages.lib.paths import PREPARED_DIR, RAW_DIR
 
 log = logging.getLogger(__name__)
 
 
 def main(args):
-    dataset = dataset_params(load_params())
-    for part, (x, y) in load_dataset(RAW_DIR, dataset["files"], dataset["num_classes"], dataset["transpose"]).items():
+    dataset = load_params().dataset
+    for part, (x, y) in load_dataset(RAW_DIR, dataset.files, len(dataset.classes), dataset.transpose).items():
         save_arrays(PREPARED_DIR / f"{part}.npz", x=x, y=y)
         log.info("%s: %d images of %dx%d", part, *x.shape)
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from stages.lib.artifacts import load_arrays, save_arrays
 from stages.lib.cli import run_stage
-from stages.lib.params import load_params, seed
+from stages.lib.config import load_params
 from stages.lib.paths import PREPARED_DIR, SPLIT_DIR
-from stages.lib.splitting import partition, split_params
+from stages.lib.splitting import partition
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def main(args):
     params = load_params()
     x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
-    parts = partition(y, **split_params(params), seed=seed(params))
+    parts = partition(y, **params.split.model_dump(), seed=params.seed)
     parts["train"] = np.union1d(parts["search"], parts["holdout"])
     for part, index in parts.items():
         save_arrays(SPLIT_DIR / f"{part}.npz", x=x[index], y=y[index])

@@ -8,29 +8,27 @@ the last epoch's figures; plots/ with each epoch's loss and accuracy).
 
 from stages.lib.artifacts import load_arrays
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
-from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.config import load_params
+from stages.lib.distribution import strategy_scope
 from stages.lib.model_files import save_model
-from stages.lib.params import load_params, seed
 from stages.lib.paths import SPLIT_DIR, model_path, training_log_dir
-from stages.lib.training import train, training_params
+from stages.lib.training import train
 
 MODELS = ("baseline", "big")
 
 
 def main(args):
     params = load_params()
-    settings = training_params(params, f"train_{args.model}")
-    num_classes = dataset_params(params)["num_classes"]
-    with strategy_scope(distribution_params(params)):
+    settings = getattr(params, f"train_{args.model}")
+    with strategy_scope(params.distribution):
         model, _ = train(
-            settings["model"],
+            settings.model,
             load_arrays(SPLIT_DIR / "train.npz", "x", "y"),
             load_arrays(SPLIT_DIR / "validation.npz", "x", "y"),
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            seed=seed(params),
-            num_classes=num_classes,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            seed=params.seed,
+            num_classes=len(params.dataset.classes),
             log_dir=training_log_dir(args.model),
         )
     save_model(model, model_path(args.model))

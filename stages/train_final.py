@@ -9,33 +9,30 @@ Writes models/SPACE_final.keras and, through dvclive, metrics/train_final/SPACE/
 (metrics.json and per-epoch plots/).
 """
 
-import numpy as np
-
-from stages.lib.artifacts import load_arrays, read_json
+from stages.lib.artifacts import load_arrays, load_images, read_json
 from stages.lib.cli import run_stage
-from stages.lib.dataset import dataset_params
-from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.config import load_params
+from stages.lib.distribution import strategy_scope
 from stages.lib.model_files import save_model
-from stages.lib.models import validate_spec
-from stages.lib.params import load_params, seed
+from stages.lib.specs import validate_spec
 from stages.lib.paths import FINALISTS, SPLIT_DIR, best_config_path, model_path, training_log_dir
-from stages.lib.training import final_params, train
+from stages.lib.training import train
 
 
 def main(args):
     params = load_params()
-    settings = final_params(params)
+    settings = getattr(params.train_final, args.space)
     spec = validate_spec(read_json(best_config_path(args.space)), str(best_config_path(args.space)))
-    parts = [load_arrays(SPLIT_DIR / f"{part}.npz", "x", "y") for part in ("search", "validation")]
-    x, y = (np.concatenate(arrays) for arrays in zip(*parts))
-    with strategy_scope(distribution_params(params)):
+    x, y = load_images(SPLIT_DIR / "search.npz", SPLIT_DIR / "validation.npz")
+    with strategy_scope(params.distribution):
         model, _ = train(
             spec,
             (x, y),
             load_arrays(SPLIT_DIR / "holdout.npz", "x", "y"),
-            **settings[args.space],
-            seed=seed(params),
-            num_classes=dataset_params(params)["num_classes"],
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            seed=params.seed,
+            num_classes=len(params.dataset.classes),
             log_dir=training_log_dir(f"{args.space}_final"),
         )
     save_model(model, model_path(f"{args.space}_final"))

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from stages.lib.fetching import MIRROR_ENVS
+from tests import REPO
 from tests.copies import copy_repository
 
 SMALL_SETTINGS = {
@@ -48,8 +49,8 @@ MODELS = ("baseline", "big", "mlp_final", "cnn_final")
 
 
 class Project:
-    def __init__(self, root: Path, env: dict):
-        self.root, self.env = root, env
+    def __init__(self, root: Path, env: dict, record_dir: Path):
+        self.root, self.env, self.record_dir = root, env, record_dir
 
     def run(self, *command: str, check: bool = True) -> str:
         result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True)
@@ -86,14 +87,19 @@ class Project:
 
 def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project:
     """A copy of the repository with `changes` to params.yaml's sections, reading its
-    dataset from `mirror`, committed before and after its first `dvc repro`."""
+    dataset from `mirror`, committed before and after its first `dvc repro`. Every stage
+    it runs leaves a record of the files and params it read and wrote in
+    `project.record_dir` (tests/recording/sitecustomize.py)."""
     root = copy_repository(tmp_path_factory.mktemp("project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in changes.items():
         params[section].update(copy.deepcopy(values))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    record_dir = tmp_path_factory.mktemp("record")
     env = {
         **{name: value for name, value in os.environ.items() if name not in MIRROR_ENVS},
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "recording"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "MNIST_DVC_RECORD": str(record_dir),
         "DATASET_MIRROR": str(mirror),
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(tmp_path_factory.mktemp("dvc_site_cache")),
@@ -102,7 +108,7 @@ def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
     }
-    project = Project(root, env)
+    project = Project(root, env, record_dir)
     project.run("git", "init", "-q", "-b", "main")
     project.commit("small project")
     project.first_run = project.repro()

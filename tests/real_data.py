@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from stages.lib.dataset import dataset_params
+from stages.lib.config import PARAMS_FILE, load_params
+from stages.lib.dataset import Dataset
 from stages.lib.errors import DownloadError
 from stages.lib.fetching import fetch, sources
 from stages.lib.idx import load_images_and_labels
-from stages.lib.params import PARAMS_FILE, load_params
 from stages.lib.paths import RAW_DIR
 from tests import REPO
 
@@ -34,22 +34,22 @@ def cache_folder(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 @functools.cache
-def dataset() -> dict:
+def dataset() -> Dataset:
     """params.yaml's dataset section: MNIST, as the repository ships it."""
-    return dataset_params(load_params(REPO / PARAMS_FILE))
+    return load_params(REPO / PARAMS_FILE).dataset
 
 
 def dataset_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """A folder holding the dataset's four files, each with its sha256 checked."""
-    folder = cache_folder(environ) / dataset()["name"]
-    source_list = sources([], environ) + [str(path) for path in LOCAL_COPIES if path.is_dir()] + dataset()["mirrors"]
+    folder = cache_folder(environ) / dataset().name
+    source_list = sources([], environ) + [str(path) for path in LOCAL_COPIES if path.is_dir()] + dataset().mirrors
     try:
-        for file in dataset()["files"].values():
-            target = folder / file["filename"]
-            if not (target.is_file() and _sha256(target) == file["sha256"]):
-                fetch(file["filename"], file["sha256"], source_list, target, timeout=10, attempts=2)
+        for file in dataset().files.entries():
+            target = folder / file.filename
+            if not (target.is_file() and _sha256(target) == file.sha256):
+                fetch(file.filename, file.sha256, source_list, target, timeout=10, attempts=2)
     except DownloadError as error:
-        raise DownloadError(f"the tests that train on real images need {dataset()['name']}'s files and found "
+        raise DownloadError(f"the tests that train on real images need {dataset().name}'s files and found "
                             f"them nowhere (they are kept in {folder} once found): {error}") from None
     return folder
 
@@ -62,10 +62,10 @@ def _sha256(path: Path) -> str:
 def subset(folder: Path, train_size: int, test_size: int):
     """[(train images, labels), (test images, labels)]: the first images of each part,
     uint8 pixels."""
-    files, parts = dataset()["files"], []
+    files, parts = dataset().files, []
     for part, size in (("train", train_size), ("test", test_size)):
         images, labels = load_images_and_labels(
-            folder / files[f"{part}_images"]["filename"], folder / files[f"{part}_labels"]["filename"],
-            dataset()["num_classes"])
+            folder / getattr(files, f"{part}_images").filename, folder / getattr(files, f"{part}_labels").filename,
+            len(dataset().classes))
         parts.append((images[:size], labels[:size]))
     return parts

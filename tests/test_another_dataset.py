@@ -170,7 +170,7 @@ def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(sha
         if kind == "s3":
             machine.run("dvc", "remote", "modify", "--local", "shared", "endpointurl", request.getfixturevalue("s3_server"))
 
-    machine_a = Project(project.root, env)
+    machine_a = Project(project.root, env, project.record_dir)
     use_remote(machine_a)
     machine_a.run("git", "init", "-q", "--bare", str(origin))
     machine_a.run("git", "push", "-q", str(origin), "main")
@@ -178,7 +178,7 @@ def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(sha
     machine_a.run("dvc", "exp", "push", "--all-commits", "--run-cache", str(origin))
     assert machine_a.run("git", "status", "--porcelain", ".dvc/config") == ""
 
-    machine_b = Project(tmp_path / "b", env)
+    machine_b = Project(tmp_path / "b", env, project.record_dir)
     machine_a.run("git", "clone", "-q", "--branch", "main", str(origin), str(machine_b.root))
     use_remote(machine_b)
     machine_b.run("dvc", "pull", "--run-cache")

@@ -5,13 +5,19 @@ import sys
 
 import pytest
 
-from stages.lib.distribution import distribution_params, strategy_scope
+from stages.lib.config import Distribution
+from stages.lib.distribution import strategy_scope
 from stages.lib.errors import ParamsError
+from stages.lib.params import checked
 from tests import REPO
 
 
+def distribution(settings: dict) -> Distribution:
+    return checked(Distribution, settings, "distribution")
+
+
 def test_params_default_to_one_device_in_float32():
-    assert distribution_params({"distribution": {"strategy": "none", "cpu_devices": 1}}) == {
+    assert distribution({"strategy": "none", "cpu_devices": 1}).model_dump() == {
         "strategy": "none", "cpu_devices": 1, "mixed_precision": False}
 
 
@@ -24,7 +30,7 @@ def test_params_default_to_one_device_in_float32():
 ])
 def test_bad_settings_are_refused_with_the_reason(settings, message):
     with pytest.raises(ParamsError, match=message.replace("(", r"\(")):
-        distribution_params({"distribution": settings})
+        distribution(settings)
 
 
 def test_the_devices_are_logged_and_mixed_precision_needs_a_gpu(caplog):
@@ -32,12 +38,12 @@ def test_the_devices_are_logged_and_mixed_precision_needs_a_gpu(caplog):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("checks a machine without a GPU")
-    settings = {"strategy": "none", "cpu_devices": 1, "mixed_precision": False}
+    settings = distribution({"strategy": "none", "cpu_devices": 1, "mixed_precision": False})
     with caplog.at_level("INFO", logger="stages.lib.distribution"):
         strategy_scope(settings)
     assert caplog.messages == [f"training on the CPU ({os.cpu_count()} cores, no GPU visible to TensorFlow)"]
     with pytest.raises(ParamsError, match="distribution.mixed_precision needs a GPU, and TensorFlow sees none"):
-        strategy_scope({**settings, "mixed_precision": True})
+        strategy_scope(settings.model_copy(update={"mixed_precision": True}))
 
 
 # Trains a small MLP on 3,000 real digits under a strategy, in a fresh process (logical
@@ -48,8 +54,9 @@ from pathlib import Path
 from stages.lib.cli import configure_tensorflow
 configure_tensorflow()
 import tensorflow as tf
+from stages.lib.config import Distribution
 from stages.lib.distribution import strategy_scope
-from stages.lib.models import validate_spec
+from stages.lib.specs import validate_spec
 from stages.lib.training import train
 from tests.real_data import subset
 
@@ -57,7 +64,7 @@ logging.basicConfig(level=logging.INFO, format="%(message)s")
 (x, y), (x_val, y_val) = subset(Path(sys.argv[2]), 3000, 1000)
 spec = validate_spec({"family": "mlp", "hidden_units": [64], "dropout": 0.1, "optimizer": "adam",
                       "learning_rate": 0.002}, "spec")
-with strategy_scope(json.loads(sys.argv[1])):
+with strategy_scope(Distribution(**json.loads(sys.argv[1]))):
     model, history = train(spec, (x / 255, y), (x_val / 255, y_val), epochs=3, batch_size=64, seed=0,
                            num_classes=10)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stages.lib.dataset import DatasetFiles
 from stages.lib.errors import DataError
 from stages.lib.idx import (
     IMAGES_MAGIC,
@@ -72,7 +73,7 @@ def test_gzip_and_plain_files_are_read(tmp_path):
 def test_load_dataset_scales_to_unit_float32(tmp_path):
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
     files = write_mirror(tmp_path, (images, np.array([7])), (images, np.array([2])))
-    data = load_dataset(tmp_path, files, 10)
+    data = load_dataset(tmp_path, DatasetFiles.model_validate(files), 10)
     x, y = data["train"]
     assert x.dtype == np.float32 and y.tolist() == [7]
     np.testing.assert_allclose(x[0], [[0.0, 1.0], [0.2, 0.4]])
@@ -82,7 +83,7 @@ def test_transposed_datasets_are_read_upright(tmp_path):
     """EMNIST's files hold each image column by column."""
     upright = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)
     files = write_mirror(tmp_path, (upright.transpose(0, 2, 1), np.array([1])), (upright.transpose(0, 2, 1), np.array([0])))
-    x, _ = load_dataset(tmp_path, files, 10, transpose=True)["test"]
+    x, _ = load_dataset(tmp_path, DatasetFiles.model_validate(files), 10, transpose=True)["test"]
     np.testing.assert_allclose(x * 255, upright)
 
 
@@ -91,7 +92,7 @@ def test_test_images_of_another_size_name_the_file(tmp_path):
     files = write_mirror(tmp_path, (small, np.array([7])), (large, np.array([2])))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: images of \(32, 32\) pixels, but the "
                                         r"training images in .*train-images-idx3-ubyte.gz are \(28, 28\)"):
-        load_dataset(tmp_path, files, 10)
+        load_dataset(tmp_path, DatasetFiles.model_validate(files), 10)
 
 
 def test_real_mnist_files(dataset_folder):

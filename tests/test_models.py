@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from stages.lib.errors import ParamsError
-from stages.lib.models import build_model, validate_spec
+from stages.lib.models import build_model
+from stages.lib.specs import validate_spec
 
 MLP = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "rmsprop", "learning_rate": 1e-3}
 LENET = {"family": "lenet", "filters": [64, 128], "kernel_size": 5, "dense_units": 120,
@@ -71,8 +72,8 @@ def test_cosine_schedule_decays_to_zero_over_the_run():
 
 def test_training_keys_are_optional_with_stated_defaults():
     spec = validate_spec(MLP, "train_baseline.model")
-    assert spec["lr_schedule"] == "constant" and spec["weight_decay"] == 0.0
-    assert spec["augmentation"] == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
+    assert spec.lr_schedule == "constant" and spec.weight_decay == 0.0
+    assert spec.augmentation.model_dump() == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
     with pytest.raises(ParamsError, match=r"model.augmentation.shift must be < 14.0, got 20"):
         validate_spec({**MLP, "augmentation": {"rotation": 5, "shift": 20, "scale": 0}}, "model")
     with pytest.raises(ParamsError, match=r"model.lr_schedule must be one of 'constant', 'cosine', got 'cosin' "

@@ -1,86 +1,94 @@
+import copy
+
 import pytest
 
-from stages.lib.dataset import dataset_params
+from stages.lib.config import PARAMS_FILE, Params, load_params
 from stages.lib.errors import ParamsError
-from stages.lib.models import validate_spec
-from stages.lib.params import PARAMS_FILE, integer, list_of, load_params, number, one_of, optional, section, validate
-from stages.lib.search import search_params
-from stages.lib.splitting import split_params
-from stages.lib.paths import FINALISTS
-from stages.lib.training import final_params, training_params
+from stages.lib.specs import validate_spec
+from stages.lib.params import checked, read_yaml
 from tests import REPO
 
-SCHEMA = {"epochs": integer(minimum=1), "learning_rate": number(above=0.0), "optimizer": one_of("adam", "sgd")}
+RAW = read_yaml(REPO / PARAMS_FILE)
 
 
-def test_the_repository_params_are_valid():
-    params = load_params(REPO / PARAMS_FILE)
-    assert dataset_params(params)["num_classes"] == len(params["dataset"]["classes"])
-    assert split_params(params) == params["split"]
-    for stage in ("train_baseline", "train_big"):
-        assert training_params(params, stage)["model"].items() >= params[stage]["model"].items()
-    for space in FINALISTS:
-        assert search_params(params, space)["space"]["search"].keys() == params["cv_search"]["spaces"][space]["search"].keys()
-    assert set(final_params(params)) == set(FINALISTS)
+def params_with(section: str, **changes) -> dict:
+    """params.yaml as a dict, with `changes` to one section's keys."""
+    raw = copy.deepcopy(RAW)
+    raw[section].update(changes)
+    return raw
 
 
-def test_validate_returns_checked_values():
-    assert validate({"epochs": 3, "learning_rate": 1, "optimizer": "adam"}, SCHEMA, "s") == {
-        "epochs": 3, "learning_rate": 1.0, "optimizer": "adam"
-    }
-
-
-@pytest.mark.parametrize(
-    "values, message",
-    [
-        ({"epochs": 3, "learning_rate": 0.1, "optimizer": "adam", "epochz": 1}, "s.epochz is not a known parameter (did you mean 'epochs'?)"),
-        ({"epochs": 3, "optimizer": "adam"}, "s is missing learning_rate"),
-        ({"epochs": 0, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be >= 1, got 0"),
-        ({"epochs": 2.5, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be an integer, got 2.5"),
-        ({"epochs": True, "learning_rate": 0.1, "optimizer": "adam"}, "s.epochs must be an integer, got True"),
-        ({"epochs": 1, "learning_rate": 0, "optimizer": "adam"}, "s.learning_rate must be > 0.0, got 0"),
-        ({"epochs": 1, "learning_rate": "fast", "optimizer": "adam"}, "s.learning_rate must be a number, got 'fast'"),
-        ({"epochs": 1, "learning_rate": 0.1, "optimizer": "adamw"}, "s.optimizer must be one of 'adam', 'sgd', got 'adamw' (did you mean 'adam'?)"),
-        ([1, 2], "s must be a mapping"),
-    ],
-)
-def test_validate_names_the_problem(values, message):
+def problem(raw: dict) -> str:
     with pytest.raises(ParamsError) as error:
-        validate(values, SCHEMA, "s")
-    assert message in str(error.value)
+        checked(Params, raw, "")
+    return str(error.value)
 
 
-def test_optional_keys_take_their_default_and_are_checked_when_given():
-    schema = {**SCHEMA, "momentum": optional(number(minimum=0.0), 0.9)}
-    values = {"epochs": 3, "learning_rate": 1, "optimizer": "adam"}
-    assert validate(values, schema, "s")["momentum"] == 0.9
-    assert validate({**values, "momentum": 0}, schema, "s")["momentum"] == 0.0
-    with pytest.raises(ParamsError, match="s.momentum must be >= 0.0, got -1"):
-        validate({**values, "momentum": -1}, schema, "s")
+def test_the_repository_params_are_valid_and_typed():
+    params = load_params(REPO / PARAMS_FILE)
+    assert params.dataset.classes == RAW["dataset"]["classes"]
+    assert params.split.model_dump() == RAW["split"]
+    assert params.train_baseline.model.hidden_units == RAW["train_baseline"]["model"]["hidden_units"]
+    assert params.cv_search.spaces.cnn.search.keys() == RAW["cv_search"]["spaces"]["cnn"]["search"].keys()
+    assert params.train_final.mlp.epochs == RAW["train_final"]["mlp"]["epochs"]
+    assert params.distribution.mixed_precision is False  # left out of params.yaml: its default
 
 
-def test_list_checks_length_and_items():
-    assert list_of(integer(minimum=1), length=2)([16, 32], "f") == [16, 32]
-    with pytest.raises(ParamsError, match=r"f must have 2 items, got 3"):
-        list_of(integer(), length=2)([1, 2, 3], "f")
-    with pytest.raises(ParamsError, match=r"f\[1\] must be >= 1, got 0"):
-        list_of(integer(minimum=1))([4, 0], "f")
+@pytest.mark.parametrize("section, changes, message", [
+    ("train_big", {"epochz": 1}, "train_big.epochz is not a known parameter (did you mean 'epochs'?); expected keys: "
+                                 "model, epochs, batch_size"),
+    ("train_big", {"epochs": 0}, "train_big.epochs must be >= 1, got 0"),
+    ("train_big", {"epochs": 2.5}, "train_big.epochs must be an integer, got 2.5"),
+    ("train_big", {"epochs": True}, "train_big.epochs must be an integer, got True"),
+    ("train_big", {"epochs": "20"}, "train_big.epochs must be an integer, got '20'"),
+    ("split", {"method": "lats"}, "split.method must be one of 'last', 'stratified', got 'lats' (did you mean 'last'?)"),
+    ("dataset", {"transpose": "no"}, "dataset.transpose must be true or false, got 'no'"),
+    ("dataset", {"mirrors": "http://example.com/"}, "dataset.mirrors must be a list, got 'http://example.com/'"),
+    ("seed", None, "seed must be an integer, got None"),
+])
+def test_a_bad_value_names_its_key_what_was_expected_and_what_was_there(section, changes, message):
+    raw = copy.deepcopy(RAW)
+    if isinstance(raw[section], dict):
+        raw[section].update(changes)
+    else:
+        raw[section] = changes
+    assert problem(raw) == message
 
 
-def test_missing_section_suggests_the_closest():
-    with pytest.raises(ParamsError, match="no 'trian_final' section \\(did you mean 'train_final'\\?\\)"):
-        section({"train_final": {}}, "trian_final")
+def test_missing_and_unknown_sections_are_named():
+    raw = copy.deepcopy(RAW)
+    del raw["split"]
+    assert problem(raw) == "params.yaml is missing split"
+    raw = copy.deepcopy(RAW)
+    raw["trian_final"] = raw.pop("train_final")
+    assert problem(raw).startswith("trian_final is not a known parameter (did you mean 'train_final'?)")
+    assert problem({**RAW, "train_big": [1, 2]}).startswith("train_big must be a mapping, got [1, 2]")
 
 
-def test_model_spec_needs_a_known_family_and_its_keys():
-    spec = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "rmsprop", "learning_rate": 1e-3}
-    assert validate_spec(spec, "m").items() >= spec.items()
-    with pytest.raises(ParamsError, match="m.family must be one of 'mlp', 'lenet', 'cnn', got 'lenett' \\(did you mean 'lenet'\\?\\)"):
-        validate_spec({**spec, "family": "lenett"}, "m")
-    with pytest.raises(ParamsError, match="m.filters is not a known parameter"):
-        validate_spec({**spec, "filters": [1, 2]}, "m")
-    with pytest.raises(ParamsError, match="m.dropout must be < 1.0"):
-        validate_spec({**spec, "dropout": 1.0}, "m")
+@pytest.mark.parametrize("change, message", [
+    ({"learning_rate": 0}, "train_baseline.model.learning_rate must be > 0.0, got 0"),
+    ({"learning_rate": "fast"}, "train_baseline.model.learning_rate must be a number, got 'fast'"),
+    ({"optimizer": "adamm"}, "train_baseline.model.optimizer must be one of 'adam', 'adamw', 'rmsprop', 'sgd', got "
+                             "'adamm' (did you mean 'adam'?)"),
+    ({"family": "lenett"}, "train_baseline.model.family must be one of 'mlp', 'lenet', 'cnn', got 'lenett' "
+                           "(did you mean 'lenet'?)"),
+    ({"filters": [1, 2]}, "train_baseline.model.filters is not a known parameter"),
+    ({"dropout": 1.0}, "train_baseline.model.dropout must be < 1.0, got 1.0"),
+    ({"hidden_units": [64, 0]}, "train_baseline.model.hidden_units[1] must be >= 1, got 0"),
+    ({"augmentation": {"rotation": 5, "shift": 20}}, "train_baseline.model.augmentation.shift must be < 14.0, got 20"),
+])
+def test_a_model_spec_is_checked_for_its_family(change, message):
+    model = {**RAW["train_baseline"]["model"], **change}
+    assert problem(params_with("train_baseline", model=model)).startswith(message)
+
+
+def test_a_spec_file_is_checked_under_its_own_name():
+    spec = RAW["train_baseline"]["model"]
+    assert validate_spec(spec, "m").hidden_units == spec["hidden_units"]
+    with pytest.raises(ParamsError, match=r"^models/best_config/mlp.json.dropout must be >= 0.0, got -0.5$"):
+        validate_spec({**spec, "dropout": -0.5}, "models/best_config/mlp.json")
+    with pytest.raises(ParamsError, match="m must be a mapping with a 'family' key"):
+        validate_spec({"hidden_units": [3]}, "m")
 
 
 def test_bad_yaml_is_a_params_error(tmp_path):
@@ -99,28 +107,21 @@ def test_bad_yaml_is_a_params_error(tmp_path):
     ([f"c{i}" for i in range(257)], "dataset.classes must name at most 256 classes"),
 ])
 def test_class_names_are_checked(classes, message):
-    params = load_params(REPO / PARAMS_FILE)
-    params["dataset"]["classes"] = classes
-    with pytest.raises(ParamsError) as error:
-        dataset_params(params)
-    assert message in str(error.value)
+    assert problem(params_with("dataset", classes=classes)).startswith(message)
 
 
 def test_class_names_may_be_numbers():
-    params = load_params(REPO / PARAMS_FILE)
-    params["dataset"]["classes"] = [0, 1, 2]
-    assert dataset_params(params)["classes"] == ["0", "1", "2"]
+    assert checked(Params, params_with("dataset", classes=[0, 1, 2]), "").dataset.classes == ["0", "1", "2"]
 
 
 def test_dataset_checksums_and_file_names_are_checked():
-    params = load_params(REPO / PARAMS_FILE)
-    params["dataset"]["files"]["train_images"]["sha256"] = "abc"
-    with pytest.raises(ParamsError, match="dataset.files.train_images.sha256 must be 64 lowercase hex digits"):
-        dataset_params(params)
-    params = load_params(REPO / PARAMS_FILE)
-    params["dataset"]["files"]["test_labels"]["filename"] = "../etc/passwd"
-    with pytest.raises(ParamsError, match="bare file name"):
-        dataset_params(params)
+    files = copy.deepcopy(RAW["dataset"]["files"])
+    files["train_images"]["sha256"] = "abc"
+    assert problem(params_with("dataset", files=files)).startswith(
+        "dataset.files.train_images.sha256 must be 64 lowercase hex digits")
+    files = copy.deepcopy(RAW["dataset"]["files"])
+    files["test_labels"]["filename"] = "../etc/passwd"
+    assert "bare file name" in problem(params_with("dataset", files=files))
 
 
 @pytest.mark.parametrize("stage, section, change, message", [
@@ -134,9 +135,7 @@ def test_a_stage_with_bad_params_says_so_and_writes_nothing(tmp_path, stage, sec
 
     import yaml
 
-    params = load_params(REPO / PARAMS_FILE)
-    params[section].update(change)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params_with(section, **change)))
     result = subprocess.run([sys.executable, "-m", f"stages.{stage.split()[0]}", *stage.split()[1:]], cwd=tmp_path,
                             env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True)
     assert result.returncode == 1

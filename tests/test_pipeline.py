@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib.image
 import pandas as pd
@@ -23,6 +24,7 @@ from tests import postgres, vega_browser
 from tests.idx_files import write_mirror
 from tests.projects import ALL_STAGES, MODELS, SMALL_SETTINGS, Project, reproduced_project
 from tests.real_data import subset
+from tests.test_dvc_yaml import expand, paths
 
 pytestmark = [pytest.mark.slow, pytest.mark.project]
 
@@ -115,6 +117,34 @@ def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_pa
     assert marks["#Confusion_matrix__test_set"] > 0
     image = matplotlib.image.imread(screenshot)
     assert image.shape[0] > 1000 and image.std() > 0
+
+
+def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
+    """From the records of every stage run in this project (tests/recording): each data
+    file a stage read is a declared dependency (or its own output), each file it wrote
+    a declared output, each declared path was read or written, and each params key it
+    read is declared: so DVC reruns a stage exactly when what it reads changed."""
+    stages = expand(yaml.safe_load((project.root / "dvc.yaml").read_text())["stages"])
+    by_command = {stage["cmd"]: name for name, stage in stages.items()}
+
+    def within(path: str, folders: list[str]) -> bool:
+        return any(path == folder or path.startswith(folder + "/") for folder in folders)
+
+    seen = set()
+    for record in map(json.loads, map(Path.read_text, project.record_dir.glob("*.json"))):
+        name = by_command[record["cmd"]]
+        seen.add(name)
+        stage = stages[name]
+        deps = [path for path in paths(stage["deps"]) if not path.endswith(".py")]
+        outs = paths(stage.get("outs")) + paths(stage.get("metrics"))
+        assert [path for path in record["read"] if not within(path, deps + outs)] == [], name
+        assert [path for path in record["written"] if not within(path, outs)] == [], name
+        assert [dep for dep in deps if not any(within(path, [dep]) for path in record["read"])] == [], name
+        assert [out for out in outs if not any(within(path, [out]) for path in record["written"])] == [], name
+        declared = stage.get("params", [])
+        assert [key for key in record["params"]
+                if not any(key == d or key.startswith(d + ".") for d in declared)] == [], name
+    assert seen == set(ALL_STAGES)
 
 
 @pytest.mark.parametrize("module, stages", [

@@ -11,7 +11,7 @@ import tensorflow as tf
 import yaml
 
 from stages.lib.errors import DataError
-from stages.lib.models import validate_spec
+from stages.lib.specs import validate_spec
 from stages.lib.pictures import read_images, to_model_input
 from stages.lib.model_files import save_model
 from stages.lib.training import train

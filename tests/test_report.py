@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from stages.lib.config import Params
 from stages.lib.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
 from stages.lib.intervals import wilson_interval
+from stages.lib.params import checked
 from stages.lib.report import Run, learning_curves, overfitting, write_report
 from tests import REPO
 
@@ -112,10 +114,12 @@ def small_run(tmp_path, method="optuna"):
     probabilities["final"] = probabilities["cnn_final"]
     predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
     study, search = toy_study(method)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["cv_search"]["method"] = method
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["cv_search"]["method"] = method
+    for space in raw["cv_search"]["spaces"].values():  # grid_cv needs each space's grid
+        space["grid"] = {"dropout": [0.0, 0.5]}
     return Run(
-        params=params, dataset="Shapes", classes=CLASSES, x=rng.random((60, 12, 16)), y=y, probabilities=probabilities,
+        params=checked(Params, raw, ""), dataset="Shapes", classes=CLASSES, x=rng.random((60, 12, 16)), y=y, probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
         final_reason="Because.", held_out_accuracy={name: 0.9 for name in models},
         held_out_images={name: 1000 for name in models},
@@ -158,9 +162,9 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert ("Optuna study" in report) == (method == "optuna")
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
     low, high = wilson_interval(905, 1000)
-    mlp = run.params["cv_search"]["spaces"]["mlp"]
-    assert (f"3 trials trained (budget {mlp['n_trials']}, up to {mlp['epochs']} epochs each): 2 complete, 1 pruned, "
-            f"0 failed; 1 more drawn over max_multiply_adds ({mlp['max_multiply_adds']:,}), not trained. Best: trial 1, validation accuracy 0.9050 [{low:.4f}, "
+    mlp = run.params.cv_search.spaces.mlp
+    assert (f"3 trials trained (budget {mlp.n_trials}, up to {mlp.epochs} epochs each): 2 complete, 1 pruned, "
+            f"0 failed; 1 more drawn over max_multiply_adds ({mlp.max_multiply_adds:,}), not trained. Best: trial 1, validation accuracy 0.9050 [{low:.4f}, "
             f"{high:.4f}] (95% Wilson interval). 1 other complete trial(s) are tied with it") in report
     folds = "| 0.8950 | 0.9150 | 0.0141 " if method == "grid_cv" else ""  # each fold's accuracy, their std
     assert f"| 1 | COMPLETE | 2 | 2000 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| True |" in re.sub(" +", " ", report)

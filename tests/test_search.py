@@ -4,34 +4,42 @@ import optuna
 import pytest
 
 from stages.lib import search
+from stages.lib.config import PARAMS_FILE, CvSearch, load_params, searchable
 from stages.lib.errors import ParamsError
 from stages.lib.models import multiply_adds
-from stages.lib.params import PARAMS_FILE, load_params
+from stages.lib.specs import validate_spec
+from stages.lib.params import checked, read_yaml
 from tests import REPO
 
+RAW = read_yaml(REPO / PARAMS_FILE)
 PARAMS = load_params(REPO / PARAMS_FILE)
-MLP = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
-       "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}}
-CNN = {"family": "cnn", "blocks": [[8, 8], [16]], "kernel_size": 3, "dense_units": 32, "dropout": 0.1,
-       "optimizer": "adam", "learning_rate": 1e-3}
+MLP = validate_spec({"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
+                     "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}}, "mlp")
+CNN = validate_spec({"family": "cnn", "blocks": [[8, 8], [16]], "kernel_size": 3, "dense_units": 32, "dropout": 0.1,
+                     "optimizer": "adam", "learning_rate": 1e-3}, "cnn")
 
 
 def changed(change: dict, space: str = "mlp", method: str | None = None) -> dict:
-    params = copy.deepcopy(PARAMS)
-    params["cv_search"]["spaces"][space].update(change)
+    """params.yaml's cv_search section with `change` to one space (and the method)."""
+    section = copy.deepcopy(RAW["cv_search"])
+    section["spaces"][space].update(change)
     if method:
-        params["cv_search"]["method"] = method
-    return params
+        section["method"] = method
+    return section
+
+
+def checked_search(section: dict) -> CvSearch:
+    return checked(CvSearch, section, "cv_search")
 
 
 def test_the_default_spaces_are_wide():
     """The defaults search a wide space, not the neighbourhood of an earlier answer."""
-    mlp = search.search_params(PARAMS, "mlp")["space"]["search"]
-    assert mlp["depth"]["high"] - mlp["depth"]["low"] >= 1
-    assert mlp["width"]["high"] / mlp["width"]["low"] >= 8
-    assert mlp["learning_rate"]["high"] / mlp["learning_rate"]["low"] >= 100 and mlp["learning_rate"]["log"]
+    mlp = PARAMS.cv_search.spaces.mlp.search
+    assert mlp["depth"].high - mlp["depth"].low >= 1
+    assert mlp["width"].high / mlp["width"].low >= 8
+    assert mlp["learning_rate"].high / mlp["learning_rate"].low >= 100 and mlp["learning_rate"].log
     assert {"dropout", "weight_decay", "augmentation"} <= mlp.keys()
-    cnn = search.search_params(PARAMS, "cnn")["space"]["search"]
+    cnn = PARAMS.cv_search.spaces.cnn.search
     assert {"filters_1", "filters_2", "dense_units", "dropout", "learning_rate", "augmentation"} <= cnn.keys()
 
 
@@ -45,11 +53,12 @@ def test_the_default_spaces_are_wide():
     ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
     ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
     ({"grid": None}, "grid_cv", "cv_search.spaces.mlp.grid is missing: method grid_cv needs it"),
+    ({"search": None}, None, "cv_search.spaces.mlp.search is missing: method optuna needs it"),
     ({"grid": {"filters_1": [8, 16]}}, "grid_cv", "cv_search.spaces.mlp.grid.filters_1 is not searchable in this space"),
 ])
 def test_bad_spaces_get_one_clear_error(change, method, message):
     with pytest.raises(ParamsError) as error:
-        search.search_params(changed(change, method=method), "mlp")
+        checked_search(changed(change, method=method))
     assert message in str(error.value)
 
 
@@ -60,37 +69,37 @@ def test_bad_spaces_get_one_clear_error(change, method, message):
      "cv_search.optuna.startup_trials must be >= 1, got 0"),
     ({"optuna": {"startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
      "cv_search.optuna.pruner.reduction_factor must be >= 2, got 1"),
-    ({"spaces": {"cnn": {}}}, "cv_search.spaces.mlp is missing: cv_search.spaces must define 'mlp'"),
+    ({"spaces": {"cnn": RAW["cv_search"]["spaces"]["cnn"]}}, "cv_search.spaces is missing mlp"),
 ])
 def test_bad_settings_get_one_clear_error(change, message):
-    params = copy.deepcopy(PARAMS)
-    params["cv_search"].update(change)
+    section = copy.deepcopy(RAW["cv_search"])
+    section.update(change)
     with pytest.raises(ParamsError) as error:
-        search.search_params(params, "mlp")
+        checked_search(section)
     assert message in str(error.value)
 
 
 def test_configure_applies_searched_values_to_the_base_spec():
     spec = search.configure(MLP, {"depth": 3, "width": 256, "dropout": 0.25, "augmentation": 0.5})
-    assert spec["hidden_units"] == [256, 256, 256] and spec["dropout"] == 0.25
-    assert spec["augmentation"] == {"rotation": 5.0, "shift": 1.0, "scale": 0.05}
-    assert search.configure(MLP, {"width": 128})["hidden_units"] == [128]
-    assert search.configure(MLP, {"depth": 2})["hidden_units"] == [64, 64]
-    assert search.configure(MLP, {"augmentation": 0.0})["augmentation"] == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
+    assert spec.hidden_units == [256, 256, 256] and spec.dropout == 0.25
+    assert spec.augmentation.model_dump() == {"rotation": 5.0, "shift": 1.0, "scale": 0.05}
+    assert search.configure(MLP, {"width": 128}).hidden_units == [128]
+    assert search.configure(MLP, {"depth": 2}).hidden_units == [64, 64]
+    assert not search.configure(MLP, {"augmentation": 0.0}).augmentation.enabled
     cnn = search.configure(CNN, {"filters_1": 4, "filters_2": 32, "dense_units": 10})
-    assert cnn["blocks"] == [[4, 4], [32]] and cnn["dense_units"] == 10
-    assert MLP["hidden_units"] == [64] and CNN["blocks"] == [[8, 8], [16]]  # the base is not changed
-    assert search.searchable(CNN) == ("dense_units", "dropout", "filters_1", "filters_2", "learning_rate",
+    assert cnn.blocks == [[4, 4], [32]] and cnn.dense_units == 10
+    assert MLP.hidden_units == [64] and CNN.blocks == [[8, 8], [16]]  # the base is not changed
+    assert searchable(CNN) == ("dense_units", "dropout", "filters_1", "filters_2", "learning_rate",
                                       "weight_decay", "augmentation")
 
 
 def test_suggest_draws_within_the_ranges_with_the_right_types():
-    ranges = search.ranges({"depth": {"low": 1, "high": 3}, "width": {"low": 16, "high": 2048, "log": True},
-                            "augmentation": {"low": 0, "high": 1}, "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}},
-                           search.searchable(MLP), "s")
+    space = checked_search(changed({"search": {
+        "depth": {"low": 1, "high": 3}, "width": {"low": 16, "high": 2048, "log": True},
+        "augmentation": {"low": 0, "high": 1}, "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}})).spaces.mlp
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
-        values = search.suggest(study.ask(), ranges)
+        values = search.suggest(study.ask(), space)
         assert isinstance(values["depth"], int) and 1 <= values["depth"] <= 3
         assert isinstance(values["width"], int) and 16 <= values["width"] <= 2048
         assert isinstance(values["augmentation"], float) and 0 <= values["augmentation"] <= 1
@@ -98,19 +107,21 @@ def test_suggest_draws_within_the_ranges_with_the_right_types():
 
 
 def test_the_study_name_follows_the_space_budget_seed_and_data():
-    settings = search.search_params(PARAMS, "mlp")
-    name = search.study_name("mlp", settings, 42, "data")
-    assert name.startswith("mlp-") and name == search.study_name("mlp", copy.deepcopy(settings), 42, "data")
-    more = search.search_params(changed({"n_trials": 99}), "mlp")
-    narrower = search.search_params(changed({"search": {"depth": {"low": 1, "high": 2}}}), "mlp")
-    assert len({name, search.study_name("mlp", more, 42, "data"), search.study_name("mlp", narrower, 42, "data"),
-                search.study_name("mlp", settings, 43, "data"), search.study_name("mlp", settings, 42, "other")}) == 5
+    def name(section=RAW["cv_search"], seed=42, data="data"):
+        settings = checked_search(section)
+        return search.study_name("mlp", settings, settings.spaces.mlp, seed, data)
+
+    assert name().startswith("mlp-") and name() == name(copy.deepcopy(RAW["cv_search"]))
+    more, narrower = changed({"n_trials": 99}), changed({"search": {"depth": {"low": 1, "high": 2}}})
+    assert len({name(), name(more), name(narrower), name(seed=43), name(data="other")}) == 5
 
 
 def test_multiply_adds():
-    assert multiply_adds({"family": "mlp", "hidden_units": [1024, 1024]}, (28, 28), 10) == 784 * 1024 + 1024 * 1024 + 10240
+    mlp = validate_spec({**MLP.model_dump(), "hidden_units": [1024, 1024]}, "mlp")
+    assert multiply_adds(mlp, (28, 28), 10) == 784 * 1024 + 1024 * 1024 + 10240
     # 28 -> conv 5: 24 (x32) -> pool 12 -> conv 5: 8 (x64) -> pool 4; dense 256; output 10
-    cnn = {"family": "cnn", "blocks": [[32], [64]], "kernel_size": 5, "dense_units": 256}
+    cnn = validate_spec({**CNN.model_dump(), "blocks": [[32], [64]], "kernel_size": 5, "dense_units": 256}, "cnn")
     assert multiply_adds(cnn, (28, 28), 10) == 24 * 24 * 25 * 32 + 8 * 8 * 25 * 32 * 64 + 4 * 4 * 64 * 256 + 2560
-    lenet = {"family": "lenet", "filters": [32, 64], "kernel_size": 5, "dense_units": 256}
+    lenet = validate_spec({"family": "lenet", "filters": [32, 64], "kernel_size": 5, "dense_units": 256,
+                           "optimizer": "adam", "learning_rate": 1e-3}, "lenet")
     assert multiply_adds(lenet, (28, 28), 10) == multiply_adds(cnn, (28, 28), 10)

@@ -2,8 +2,27 @@ import numpy as np
 import optuna
 import pytest
 
+import copy
+
 from stages.lib import objectives, studies
+from stages.lib.config import PARAMS_FILE, CvSearch
 from stages.lib.intervals import wilson_interval
+from stages.lib.params import checked, read_yaml
+from tests import REPO
+
+MLP = {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.01}
+
+
+def settings(space: dict, **section):
+    """(cv_search, its mlp space): params.yaml's, with `section`'s keys and the mlp
+    space's replaced."""
+    raw = copy.deepcopy(read_yaml(REPO / PARAMS_FILE)["cv_search"])
+    raw.update(section)
+    raw["spaces"]["mlp"].update(space)
+    if raw["method"] == "grid_cv":  # every space then needs a grid
+        raw["spaces"]["cnn"]["grid"] = {"dense_units": [16]}
+    search = checked(CvSearch, raw, "cv_search")
+    return search, search.spaces.mlp
 
 
 class PruneFrom(optuna.pruners.BasePruner):
@@ -69,17 +88,17 @@ def fake_objective(trial):
 
 
 def test_optimize_runs_until_the_study_has_its_budget_of_trials(tmp_path):
-    settings = {"method": "optuna", "optuna": {"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
-                "space": {"epochs": 2, "max_multiply_adds": 10}}
+    search, space = settings({"epochs": 2, "max_multiply_adds": 10},
+                             optuna={"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}})
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    study = studies.open_study("s", url, settings, seed=0)
+    study = studies.open_study("s", url, search, space, seed=0)
     studies.optimize(study, fake_objective, 7)
     trained = studies.counted(study.trials)
     assert len(trained) == 7 and [t.number for t in study.trials] == list(range(len(study.trials)))
     assert all(t.params["x"] > 90 for t in study.trials if t not in trained)  # untrained ones do not count
-    studies.optimize(studies.open_study("s", url, settings, seed=0), fake_objective, 7)  # full: a second process runs none
+    studies.optimize(studies.open_study("s", url, search, space, seed=0), fake_objective, 7)  # full: a second process runs none
     assert len(studies.counted(study.trials)) == 7
-    again = studies.open_study("t", url, settings, seed=0)
+    again = studies.open_study("t", url, search, space, seed=0)
     studies.optimize(again, fake_objective, 7)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]  # seeded: the same trials
 
@@ -105,27 +124,23 @@ def test_the_trial_table_gives_intervals_ties_and_states():
 
 
 def test_a_trial_over_the_cost_budget_is_pruned_untrained(monkeypatch):
-    settings = {"method": "optuna", "batch_size": 8, "space": {
-        "epochs": 2, "max_multiply_adds": 100,
-        "model": {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.01},
-        "search": {"width": {"low": 50, "high": 60, "log": False}}}}
+    search, space = settings({"epochs": 2, "max_multiply_adds": 100, "model": MLP,
+                              "search": {"width": {"low": 50, "high": 60, "log": False}}}, batch_size=8)
     monkeypatch.setattr(objectives, "new_model", lambda *_, **__: pytest.fail("an over-budget trial must not train"))
     study = optuna.create_study(direction="maximize")
     x, y = tiny_data()
-    study.optimize(objectives.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
+    study.optimize(objectives.trial_objective(search, space, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED and "over max_multiply_adds: not trained" in trial.user_attrs["note"]
     assert trial.user_attrs["multiply_adds"] == 36 * trial.params["width"] + 3 * trial.params["width"]
 
 
 def test_a_real_trial_trains_reports_and_records(monkeypatch):
-    settings = {"method": "optuna", "batch_size": 16, "space": {
-        "epochs": 3, "max_multiply_adds": 10**6,
-        "model": {"family": "mlp", "hidden_units": [8], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.05},
-        "search": {"width": {"low": 8, "high": 16, "log": False}}}}
+    search, space = settings({"epochs": 3, "max_multiply_adds": 10**6, "model": {**MLP, "learning_rate": 0.05},
+                              "search": {"width": {"low": 8, "high": 16, "log": False}}}, batch_size=16)
     x, y = tiny_data()
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
-    study.optimize(objectives.trial_objective(settings, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
+    study.optimize(objectives.trial_objective(search, space, (x, y), (x, y), seed=0, num_classes=3), n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE and sorted(trial.intermediate_values) == [1, 2, 3]
     assert trial.value == trial.user_attrs["correct"] / 60 == pytest.approx(trial.intermediate_values[3], abs=1e-6)
@@ -165,16 +180,13 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     """Notebook 003's protocol through the same study: a grid sampler, each trial's
     value the pooled accuracy of its folds, their std with ddof=1."""
     folds = {8: [(80, 100, 1), (84, 100, 1)], 16: [(97, 100, 3), (99, 100, 2)], 32: [(96, 100, 1), (98, 100, 1)]}
-    monkeypatch.setattr(objectives, "cross_validate", lambda spec, x, y, **_: folds[spec["hidden_units"][0]])
-    settings = {"method": "grid_cv", "batch_size": 8,
-                "grid_cv": {"folds": 2, "epochs": 1, "early_stopping_patience": 1},
-                "space": {"max_multiply_adds": 10**6, "grid": {"width": [8, 16, 32]},
-                          "model": {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam",
-                                    "learning_rate": 0.01}}}
-    assert studies.n_trials(settings) == 3
-    study = studies.open_study("grid", f"sqlite:///{tmp_path / 'study.db'}", settings, seed=0)
+    monkeypatch.setattr(objectives, "cross_validate", lambda spec, x, y, **_: folds[spec.hidden_units[0]])
+    search, space = settings({"max_multiply_adds": 10**6, "grid": {"width": [8, 16, 32]}, "model": MLP},
+                             method="grid_cv", batch_size=8, grid_cv={"folds": 2, "epochs": 1, "early_stopping_patience": 1})
+    assert studies.n_trials(search, space) == 3
+    study = studies.open_study("grid", f"sqlite:///{tmp_path / 'study.db'}", search, space, seed=0)
     x, y = np.zeros((200, 6, 6), np.float32), np.repeat(np.arange(2), 100)
-    studies.optimize(study, objectives.cross_validation_objective(settings, x, y, seed=0, num_classes=2), 3)
+    studies.optimize(study, objectives.cross_validation_objective(search, space, x, y, seed=0, num_classes=2), 3)
     table = studies.trial_table(study).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [0.97, 0.99]

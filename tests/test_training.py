@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
-from stages.lib.models import validate_spec
 from stages.lib.batches import random_affine, training_batches
 from stages.lib.model_files import load_model, save_model
+from stages.lib.specs import Augmentation, validate_spec
 from stages.lib.training import train
 
 SPEC = validate_spec(
@@ -54,7 +54,7 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-AUGMENTATION = {"rotation": 10.0, "shift": 2.0, "scale": 0.1}
+AUGMENTATION = Augmentation(rotation=10.0, shift=2.0, scale=0.1)
 
 
 def batches(first_epoch, count, augmentation=AUGMENTATION, x=None, y=None):
@@ -67,7 +67,7 @@ def batches(first_epoch, count, augmentation=AUGMENTATION, x=None, y=None):
 def test_each_epoch_is_a_fresh_shuffle_of_every_image():
     x = np.arange(90, dtype=np.float32)[:, None, None] * np.ones((1, 6, 6), np.float32)
     y = np.arange(90) % 3
-    epochs = batches(0, 6, {"rotation": 0.0, "shift": 0.0, "scale": 0.0}, x, y)  # 3 batches an epoch
+    epochs = batches(0, 6, Augmentation(), x, y)  # 3 batches an epoch
     first = np.concatenate([images[:, 0, 0] for images, _ in epochs[:3]])
     second = np.concatenate([images[:, 0, 0] for images, _ in epochs[3:]])
     assert sorted(first) == sorted(second) == list(range(90))
@@ -85,7 +85,7 @@ def test_augmentation_is_seeded_and_a_resumed_stream_continues_it():
     for (a, la), (b, lb) in zip(stream[3:], resumed):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(la, lb)
-    plain_images, plain_labels = batches(0, 1, {"rotation": 0.0, "shift": 0.0, "scale": 0.0})[0]
+    plain_images, plain_labels = batches(0, 1, Augmentation())[0]
     np.testing.assert_array_equal(stream[0][1], plain_labels)  # the same images, in the same order,
     assert not np.allclose(stream[0][0], plain_images)  # but transformed
 
@@ -95,17 +95,17 @@ def test_random_affine_moves_a_digit_within_the_bounds():
 
     image = np.zeros((64, 28, 28), np.float32)
     image[:, 12:16, 12:16] = 1.0
-    still = random_affine(tf.constant(image), {"rotation": 0.0, "shift": 0.0, "scale": 0.0}, tf.constant([1, 2], tf.int64))
+    still = random_affine(tf.constant(image), Augmentation(), tf.constant([1, 2], tf.int64))
     np.testing.assert_allclose(still.numpy(), image, atol=1e-6)
-    moved = random_affine(tf.constant(image), {"rotation": 0.0, "shift": 3.0, "scale": 0.0}, tf.constant([1, 2], tf.int64)).numpy()
+    moved = random_affine(tf.constant(image), Augmentation(shift=3.0), tf.constant([1, 2], tf.int64)).numpy()
     rows = (moved.sum(axis=2) * np.arange(28)).sum(axis=1) / moved.sum(axis=(1, 2))
     assert np.all(np.abs(rows - 13.5) <= 3.0 + 1e-4) and np.std(rows) > 0.5
     np.testing.assert_allclose(moved.sum(axis=(1, 2)), 16.0, rtol=1e-4)  # a shift keeps the ink
 
 
 def test_augmented_training_is_deterministic():
-    spec = {**SPEC, "augmentation": AUGMENTATION, "lr_schedule": "cosine"}
-    first, _ = train(validate_spec(spec, "s"), tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
-    second, _ = train(validate_spec(spec, "s"), tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
+    spec = SPEC.model_copy(update={"augmentation": AUGMENTATION, "lr_schedule": "cosine"})
+    first, _ = train(spec, tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
+    second, _ = train(spec, tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)

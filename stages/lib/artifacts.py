@@ -50,6 +50,12 @@ def load_arrays(path: str | os.PathLike, *names: str) -> tuple[np.ndarray, ...]:
                         "writes it with `dvc repro --force --single-item STAGE`") from None
 
 
+def load_images(*paths: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels (arrays x and y) of one or more .npz files, in order."""
+    parts = [load_arrays(path, "x", "y") for path in paths]
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+
+
 def write_json(path: str | os.PathLike, value) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(value, indent=2) + "\n")

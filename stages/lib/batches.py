@@ -2,15 +2,15 @@
 random affine transform every epoch when a spec asks for augmentation."""
 
 import math
-from typing import Mapping
-
 import numpy as np
 
+from stages.lib.specs import Augmentation
 
-def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Mapping, batch_size: int, seed: int,
+
+def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Augmentation, batch_size: int, seed: int,
                      first_epoch: int = 0):
     """An endless tf.data stream of (images, labels) batches: each epoch a fresh
-    shuffle and, if `augmentation` has a non-zero bound, a fresh random affine transform
+    shuffle and, if `augmentation` is enabled, a fresh random affine transform
     of each image; all drawn from `seed` and the epoch number, so a resumed fit
     continues the same stream."""
     import tensorflow as tf
@@ -26,7 +26,7 @@ def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Mapping, batch_
 
     def load(indices, batch_seed):
         batch = tf.gather(images, indices)
-        if any(augmentation.values()):
+        if augmentation.enabled:
             batch = random_affine(batch, augmentation, batch_seed + seed)
         return batch, tf.gather(labels, indices)
 
@@ -38,7 +38,7 @@ def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Mapping, batch_
     )
 
 
-def random_affine(images, augmentation: Mapping, seed):
+def random_affine(images, augmentation: Augmentation, seed):
     """Each image (batch, height, width) rotated, scaled and shifted about its centre
     by amounts drawn uniformly within `augmentation`'s bounds; bilinear, zero fill."""
     import keras
@@ -50,9 +50,9 @@ def random_affine(images, augmentation: Mapping, seed):
     def uniform(bound, index):
         return tf.random.stateless_uniform([count], seeds[index], -bound, bound)
 
-    angle = uniform(math.radians(augmentation["rotation"]), 0)
-    zoom = 1.0 + uniform(augmentation["scale"], 1)
-    shift_x, shift_y = uniform(augmentation["shift"], 2), uniform(augmentation["shift"], 3)
+    angle = uniform(math.radians(augmentation.rotation), 0)
+    zoom = 1.0 + uniform(augmentation.scale, 1)
+    shift_x, shift_y = uniform(augmentation.shift, 2), uniform(augmentation.shift, 3)
     # The transform maps each output pixel to the input point it samples:
     # input = A (output - centre - shift) + centre, with A = rotation(-angle) / zoom.
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom

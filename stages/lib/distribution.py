@@ -18,39 +18,21 @@ policy) on a GPU; refused on a CPU, where float16 is slower, not faster.
 import logging
 import os
 from contextlib import AbstractContextManager, nullcontext
-from typing import Mapping
 
+from stages.lib.config import Distribution
 from stages.lib.errors import ParamsError
-from stages.lib.params import boolean, integer, one_of, optional, section, validate
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("none", "mirrored", "multi_worker")
 
-
-def distribution_params(params: Mapping) -> dict:
-    settings = validate(section(params, "distribution"), {
-        "strategy": one_of(*STRATEGIES),
-        "cpu_devices": integer(minimum=1),
-        "mixed_precision": optional(boolean, False),
-    }, "distribution")
-    if settings["strategy"] == "multi_worker":
-        raise ParamsError(
-            "distribution.strategy multi_worker is not usable with Keras 3: Model.fit under "
-            "tf.distribute.MultiWorkerMirroredStrategy fails in its first step ('Attempt to convert a value "
-            "(PerReplica ...)', keras-team/keras#20585; seen here with two workers on 127.0.0.1 configured by "
-            "TF_CONFIG). Use mirrored (every GPU of one machine) or none")
-    return settings
-
-
-def strategy_scope(settings: Mapping) -> AbstractContextManager:
-    """A context to build and fit models in, for distribution_params' settings; logs
+def strategy_scope(settings: Distribution) -> AbstractContextManager:
+    """A context to build and fit models in, for params' distribution section; logs
     the devices it trains on. Call before TensorFlow runs anything (the CPU can be
     split into logical devices only then)."""
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    if settings["mixed_precision"]:
+    if settings.mixed_precision:
         if not gpus:
             raise ParamsError("distribution.mixed_precision needs a GPU, and TensorFlow sees none here (float16 "
                               "on a CPU is slower than float32): set it to false, or install the GPU build "
@@ -58,26 +40,26 @@ def strategy_scope(settings: Mapping) -> AbstractContextManager:
         import keras
 
         keras.mixed_precision.set_global_policy("mixed_float16")
-    if settings["strategy"] == "mirrored" and not gpus and settings["cpu_devices"] > 1:
+    if settings.strategy == "mirrored" and not gpus and settings.cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * settings["cpu_devices"])
+            cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices)
     log.info("training on %s%s", describe_devices(gpus, settings),
-             ", mixed precision (float16)" if settings["mixed_precision"] else "")
-    if settings["strategy"] == "none":
+             ", mixed precision (float16)" if settings.mixed_precision else "")
+    if settings.strategy == "none":
         return nullcontext()
     devices = [device.name for device in tf.config.list_logical_devices("GPU" if gpus else "CPU")]
     return tf.distribute.MirroredStrategy(devices).scope()
 
 
-def describe_devices(gpus: list, settings: Mapping) -> str:
+def describe_devices(gpus: list, settings: Distribution) -> str:
     """The devices a strategy trains on, in words: each GPU by name, or the CPU."""
     import tensorflow as tf
 
     if gpus:
-        used = gpus if settings["strategy"] == "mirrored" else gpus[:1]
+        used = gpus if settings.strategy == "mirrored" else gpus[:1]
         names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in used]
         return ", ".join(f"GPU {index} ({name})" for index, name in enumerate(names))
-    replicas = settings["cpu_devices"] if settings["strategy"] == "mirrored" else 1
+    replicas = settings.cpu_devices if settings.strategy == "mirrored" else 1
     where = f"{replicas} logical CPU devices" if replicas > 1 else "the CPU"
     return f"{where} ({os.cpu_count()} cores, no GPU visible to TensorFlow)"

@@ -5,6 +5,7 @@ from stages.lib.artifacts import read_json
 from stages.lib.errors import DataError
 from stages.lib.intervals import wilson_interval
 from stages.lib.models import multiply_adds
+from stages.lib.specs import validate_spec
 from stages.lib.paths import FINALISTS, METRICS_DIR, best_config_path, training_log_dir
 
 # Where evaluate records which finalist is `final`, and why (stages.predict reads it).
@@ -24,8 +25,9 @@ def final_model(holdout_images: int, input_shape: tuple[int, ...], num_classes: 
     n = holdout_images
     names = [f"{space}_final" for space in FINALISTS]
     accuracy = {name: held_out_accuracy(name) for name in names}
-    costs = {f"{space}_final": multiply_adds(read_json(best_config_path(space)), input_shape, num_classes)
+    specs = {f"{space}_final": validate_spec(read_json(best_config_path(space)), str(best_config_path(space)))
              for space in FINALISTS}
+    costs = {name: multiply_adds(spec, input_shape, num_classes) for name, spec in specs.items()}
     best, runner_up = sorted(names, key=lambda name: -accuracy[name])  # stable: the first on an exact tie
     low = wilson_interval(round(accuracy[best] * n), n)[0]
     high = wilson_interval(round(accuracy[runner_up] * n), n)[1]

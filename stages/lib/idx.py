@@ -9,7 +9,6 @@ Anything else raises DataError naming the file.
 import gzip
 import zlib
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -92,15 +91,16 @@ def load_images_and_labels(images_path: Path, labels_path: Path, num_classes: in
     return images, labels
 
 
-def load_dataset(raw_dir: Path, files: Mapping, num_classes: int,
+def load_dataset(raw_dir: Path, files, num_classes: int,
                  transpose: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{"train": (x, y), "test": (x, y)}: pixels as float32 in [0, 1], labels as uint8.
+    """{"train": (x, y), "test": (x, y)} from the `files` that params' dataset.files
+    names: pixels as float32 in [0, 1], labels as uint8.
     `transpose` swaps each image's rows and columns (EMNIST stores its images so)."""
     prepared = {}
     for part in ("train", "test"):
         images, labels = load_images_and_labels(
-            raw_dir / files[f"{part}_images"]["filename"],
-            raw_dir / files[f"{part}_labels"]["filename"],
+            raw_dir / getattr(files, f"{part}_images").filename,
+            raw_dir / getattr(files, f"{part}_labels").filename,
             num_classes,
         )
         if transpose:
@@ -109,7 +109,7 @@ def load_dataset(raw_dir: Path, files: Mapping, num_classes: int,
     train_shape, test_shape = prepared["train"][0].shape[1:], prepared["test"][0].shape[1:]
     if train_shape != test_shape:
         raise DataError(
-            f"{raw_dir / files['test_images']['filename']}: images of {test_shape} pixels, but the training "
-            f"images in {raw_dir / files['train_images']['filename']} are {train_shape}"
+            f"{raw_dir / files.test_images.filename}: images of {test_shape} pixels, but the training "
+            f"images in {raw_dir / files.train_images.filename} are {train_shape}"
         )
     return prepared

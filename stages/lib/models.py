@@ -1,76 +1,13 @@
-"""The one model-building path that every training stage shares.
-
-A model spec is a mapping: `family` plus that family's hyperparameters, and how the
-model is trained: optimizer, learning rate and its schedule, weight decay and input
-augmentation (see params.yaml). validate_spec checks it without importing TensorFlow;
-build_model turns it into a compiled Keras model.
+"""The one model-building path that every training stage shares: build_model turns a
+model spec (stages.lib.specs) into a compiled Keras model; multiply_adds is its cost.
 """
 
 import math
-from typing import Mapping
 
-from stages.lib.errors import ParamsError
-from stages.lib.params import integer, list_of, number, one_of, optional, validate
-
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
-SCHEDULES = ("constant", "cosine")
-
-AUGMENTATION_SCHEMA = {
-    # One random affine transform per training image and epoch, drawn uniformly from:
-    "rotation": number(minimum=0.0, below=180.0),  # +- degrees
-    "shift": number(minimum=0.0, below=14.0),  # +- pixels, each axis
-    "scale": number(minimum=0.0, below=1.0),  # 1 +- this zoom factor
-}
-NO_AUGMENTATION = {key: 0.0 for key in AUGMENTATION_SCHEMA}
-
-TRAINING_SCHEMA = {
-    "optimizer": one_of(*OPTIMIZERS),
-    "learning_rate": number(above=0.0, below=10.0),
-    # constant, or cosine decay from learning_rate to 0 over the whole run.
-    "lr_schedule": optional(one_of(*SCHEDULES), "constant"),
-    # Decoupled weight decay (AdamW, or SGD/RMSprop/Adam's `weight_decay`).
-    "weight_decay": optional(number(minimum=0.0, below=1.0), 0.0),
-    "augmentation": optional(
-        lambda value, where: validate(value, AUGMENTATION_SCHEMA, where), NO_AUGMENTATION
-    ),
-}
-
-FAMILIES = {
-    # Flatten, then Dense(units, relu) [+ Dropout] per hidden layer (notebook 000).
-    "mlp": {
-        "hidden_units": list_of(integer(minimum=1), min_length=0),
-        "dropout": number(minimum=0.0, below=1.0),
-    },
-    # Two blocks of Conv(kernel_size, relu) + MaxPool(2), then Dense(dense_units, relu)
-    # (notebook 003's LeNet-style CNN).
-    "lenet": {
-        "filters": list_of(integer(minimum=1), length=2),
-        "kernel_size": integer(minimum=1, maximum=9),
-        "dense_units": integer(minimum=1),
-    },
-    # Blocks of Conv(kernel_size, no padding) + BatchNorm + ReLU layers, one per number
-    # in the block, each block ending in MaxPool(2); then Dense(dense_units) + BatchNorm
-    # + ReLU + Dropout.
-    "cnn": {
-        "blocks": list_of(list_of(integer(minimum=1))),
-        "kernel_size": integer(minimum=1, maximum=9),
-        "dense_units": integer(minimum=1),
-        "dropout": number(minimum=0.0, below=1.0),
-    },
-}
+from stages.lib.specs import ModelSpec
 
 
-def validate_spec(spec: Mapping, where: str) -> dict:
-    """The spec, checked: a known family with exactly that family's keys (the training
-    keys with defaults may be left out)."""
-    if not isinstance(spec, Mapping) or "family" not in spec:
-        raise ParamsError(f"{where} must be a mapping with a 'family' key (one of {', '.join(FAMILIES)})")
-    family = one_of(*FAMILIES)(spec["family"], f"{where}.family")
-    schema = {"family": lambda value, _: value, **FAMILIES[family], **TRAINING_SCHEMA}
-    return validate(spec, schema, where)
-
-
-def build_model(spec: Mapping, input_shape: tuple[int, ...], num_classes: int, total_steps: int = 1):
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, total_steps: int = 1):
     """A compiled Keras model for a validated spec, taking images of `input_shape`;
     `total_steps` (optimizer updates in the whole run) sets the learning-rate schedule."""
     import keras
@@ -80,47 +17,47 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_classes: int, t
         # for mixed precision: a float16 softmax loses small probabilities).
         [keras.Input(shape=input_shape), *_layers(spec, input_shape),
          keras.layers.Dense(num_classes, activation="softmax", dtype="float32")],
-        name=spec["family"],
+        name=spec.family,
     )
-    learning_rate = spec["learning_rate"]
-    if spec["lr_schedule"] == "cosine":
+    learning_rate = spec.learning_rate
+    if spec.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
     optimizer = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
-    }[spec["optimizer"]](learning_rate=learning_rate, weight_decay=spec["weight_decay"] or None)
+    }[spec.optimizer](learning_rate=learning_rate, weight_decay=spec.weight_decay or None)
     # Integer labels with sparse cross-entropy: the notebooks' one-hot labels with
     # categorical cross-entropy compute the same loss.
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def _layers(spec: Mapping, input_shape: tuple[int, ...]) -> list:
+def _layers(spec, input_shape: tuple[int, ...]) -> list:
     from keras import layers
 
-    if spec["family"] == "mlp":
+    if spec.family == "mlp":
         stack = [layers.Flatten()]
-        for units in spec["hidden_units"]:
+        for units in spec.hidden_units:
             stack.append(layers.Dense(units, activation="relu"))
-            if spec["dropout"] > 0:
-                stack.append(layers.Dropout(spec["dropout"]))
+            if spec.dropout > 0:
+                stack.append(layers.Dropout(spec.dropout))
         return stack
 
     stack = [layers.Reshape((*input_shape, 1))]
-    if spec["family"] == "lenet":
-        for filters in spec["filters"]:
-            stack += [layers.Conv2D(filters, spec["kernel_size"], activation="relu"), layers.MaxPooling2D(2)]
-        return stack + [layers.Flatten(), layers.Dense(spec["dense_units"], activation="relu")]
+    if spec.family == "lenet":
+        for filters in spec.filters:
+            stack += [layers.Conv2D(filters, spec.kernel_size, activation="relu"), layers.MaxPooling2D(2)]
+        return stack + [layers.Flatten(), layers.Dense(spec.dense_units, activation="relu")]
 
-    for block in spec["blocks"]:
+    for block in spec.blocks:
         for filters in block:
             # No bias: BatchNormalization's offset plays its part.
-            stack += [layers.Conv2D(filters, spec["kernel_size"], use_bias=False), batch_norm(), layers.ReLU()]
+            stack += [layers.Conv2D(filters, spec.kernel_size, use_bias=False), batch_norm(), layers.ReLU()]
         stack.append(layers.MaxPooling2D(2))
-    stack += [layers.Flatten(), layers.Dense(spec["dense_units"], use_bias=False), batch_norm(), layers.ReLU()]
-    return stack + ([layers.Dropout(spec["dropout"])] if spec["dropout"] > 0 else [])
+    stack += [layers.Flatten(), layers.Dense(spec.dense_units, use_bias=False), batch_norm(), layers.ReLU()]
+    return stack + ([layers.Dropout(spec.dropout)] if spec.dropout > 0 else [])
 
 
 def batch_norm():
@@ -134,18 +71,18 @@ def batch_norm():
     return layers.BatchNormalization(momentum=0.9)
 
 
-def multiply_adds(spec: Mapping, input_shape: tuple[int, ...], num_classes: int) -> int:
+def multiply_adds(spec, input_shape: tuple[int, ...], num_classes: int) -> int:
     """Multiply-adds per image of the spec's Dense and Conv layers (what a training
     epoch's time mostly grows with): the cost cv_search's budgets bound."""
-    if spec["family"] == "mlp":
-        sizes = [math.prod(input_shape), *spec["hidden_units"], num_classes]
+    if spec.family == "mlp":
+        sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
         return sum(a * b for a, b in zip(sizes, sizes[1:]))
-    (height, width), channels, total, kernel = input_shape, 1, 0, spec["kernel_size"]
-    blocks = [[filters] for filters in spec["filters"]] if spec["family"] == "lenet" else spec["blocks"]
+    (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
+    blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
     for block in blocks:
         for filters in block:
             height, width = height - kernel + 1, width - kernel + 1  # no padding
             total += height * width * kernel * kernel * channels * filters
             channels = filters
         height, width = height // 2, width // 2
-    return total + height * width * channels * spec["dense_units"] + spec["dense_units"] * num_classes
+    return total + height * width * channels * spec.dense_units + spec.dense_units * num_classes

@@ -6,31 +6,31 @@ over the space's max_multiply_adds is not trained."""
 import os
 import socket
 import time
-from typing import Mapping
 
 import numpy as np
 import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from stages.lib.config import CvSearch, Space
 from stages.lib.models import multiply_adds
 from stages.lib.search import configure, suggest
+from stages.lib.specs import ModelSpec
 from stages.lib.training import fit, new_model, train
 
 
-def _start(trial, settings: Mapping, input_shape, num_classes: int) -> dict | None:
+def _start(trial, search: CvSearch, space: Space, input_shape, num_classes: int) -> ModelSpec | None:
     """The trial's spec, its cost and worker recorded; None if over the cost budget."""
-    space = settings["space"]
-    if settings["method"] == "grid_cv":
-        values = {key: trial.suggest_categorical(key, choices) for key, choices in space["grid"].items()}
+    if search.method == "grid_cv":
+        values = {key: trial.suggest_categorical(key, choices) for key, choices in space.grid.items()}
     else:
-        values = suggest(trial, space["search"])
-    spec = configure(space["model"], values)
+        values = suggest(trial, space)
+    spec = configure(space.model, values)
     cost = multiply_adds(spec, input_shape, num_classes)
-    trial.set_user_attr("spec", spec)
+    trial.set_user_attr("spec", spec.model_dump())
     trial.set_user_attr("multiply_adds", cost)
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-    trial.set_constraint("multiply_adds", cost - space["max_multiply_adds"])
-    if cost > space["max_multiply_adds"]:
+    trial.set_constraint("multiply_adds", cost - space.max_multiply_adds)
+    if cost > space.max_multiply_adds:
         trial.set_user_attr("trained", False)
         trial.set_user_attr("note", f"{cost:,} multiply-adds per image, over max_multiply_adds: not trained")
         return None
@@ -62,17 +62,17 @@ def pruning_callback(trial):
     return Pruning()
 
 
-def trial_objective(settings: Mapping, train_data, validation_data, *, seed: int, num_classes: int):
+def trial_objective(search: CvSearch, space: Space, train_data, validation_data, *, seed: int, num_classes: int):
     """method optuna: train on `train_data` for the space's epochs, pruned on
     `validation_data`; the value is the last epoch's validation accuracy."""
     import keras
     def objective(trial):
-        spec = _start(trial, settings, train_data[0].shape[1:], num_classes)
+        spec = _start(trial, search, space, train_data[0].shape[1:], num_classes)
         if spec is None:
             raise optuna.TrialPruned()
         started = time.perf_counter()
         keras.backend.clear_session()
-        epochs, batch_size = settings["space"]["epochs"], settings["batch_size"]
+        epochs, batch_size = space.epochs, search.batch_size
         model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
         pruning = pruning_callback(trial)
         history = fit(model, spec, train_data, validation_data, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -87,16 +87,17 @@ def trial_objective(settings: Mapping, train_data, validation_data, *, seed: int
     return objective
 
 
-def cross_validation_objective(settings: Mapping, x: np.ndarray, y: np.ndarray, *, seed: int, num_classes: int):
+def cross_validation_objective(search: CvSearch, space: Space, x: np.ndarray, y: np.ndarray, *, seed: int,
+                               num_classes: int):
     """method grid_cv: the pooled accuracy of stratified k-fold cross-validation; each
     fold's accuracy and the std across folds are kept as user attributes."""
     def objective(trial):
-        spec = _start(trial, settings, x.shape[1:], num_classes)
+        spec = _start(trial, search, space, x.shape[1:], num_classes)
         if spec is None:
             raise optuna.TrialPruned()
         started = time.perf_counter()
-        folds = cross_validate(spec, x, y, batch_size=settings["batch_size"], seed=seed, num_classes=num_classes,
-                               **settings["grid_cv"])
+        folds = cross_validate(spec, x, y, batch_size=search.batch_size, seed=seed, num_classes=num_classes,
+                               **search.grid_cv.model_dump())
         scores = [correct / images for correct, images, _ in folds]
         trial.set_user_attr("folds", scores)
         trial.set_user_attr("std", float(np.std(scores, ddof=1)))

@@ -1,145 +1,105 @@
-"""Read params.yaml and validate each section before any heavy work.
-
-A schema maps each key to a check: a function that takes the value and the key's dotted
-name and returns the value or raises ParamsError with a message that says what was
-expected.
-"""
+"""Checking params against their typed models (stages.lib.config) with one clear line
+for the first problem: the key's full dotted name, what was expected, what was there,
+and the closest known key or value for a misspelling."""
 
 import difflib
-import math
+import re
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
+import pydantic
 import yaml
+from pydantic_core import PydanticCustomError
 
 from stages.lib.errors import ParamsError
 
-PARAMS_FILE = Path("params.yaml")
 
-Check = Callable[[Any, str], Any]
+class Strict(pydantic.BaseModel):
+    """A params section: every key known (a misspelled one gets a "did you mean"), no
+    type coercion (2.5 is not an integer, "yes" not a boolean), read-only."""
+
+    model_config = pydantic.ConfigDict(strict=True, frozen=True)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            for key in values:
+                if key not in cls.model_fields:
+                    raise problem(f".{key}", f" is not a known parameter{suggest(key, cls.model_fields)}; "
+                                             f"expected keys: {', '.join(cls.model_fields)}")
+        return values
 
 
-def load_params(path: Path = PARAMS_FILE) -> dict:
-    """The whole params file as a dict."""
+def problem(key: str, text: str) -> PydanticCustomError:
+    """An error for `key` (dotted, relative to the value being checked, or "") reading
+    "KEY TEXT" after the value's own name."""
+    return PydanticCustomError("params", "{key}{text}", {"key": key, "text": text})
+
+
+def suggest(value: Any, candidates) -> str:
+    close = difflib.get_close_matches(str(value), [str(c) for c in candidates], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def read_yaml(path: Path) -> Any:
     try:
-        params = yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path} not found: run the stage from the repository root") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(params, dict):
-        raise ParamsError(f"{path} must hold a mapping of sections, got {type(params).__name__}")
-    return params
 
 
-def section(params: Mapping, name: str) -> Any:
-    """params[name], or a ParamsError naming the missing section."""
-    if name not in params:
-        raise ParamsError(f"params.yaml has no '{name}' section{_suggest(name, params)}")
-    return params[name]
+def checked(model, value: Any, where: str):
+    """`value` validated as `model` (a pydantic model or a TypeAdapter), or a ParamsError
+    naming its first problem; `where` is the value's dotted name."""
+    try:
+        if isinstance(model, pydantic.TypeAdapter):
+            return model.validate_python(value)
+        return model.model_validate(value)
+    except pydantic.ValidationError as error:
+        raise ParamsError(message(error.errors()[0], where)) from None
 
 
-def validate(values: Any, schema: Mapping[str, Check], where: str) -> dict:
-    """Check a mapping against a schema: no missing, unknown or invalid keys."""
-    if not isinstance(values, Mapping):
-        raise ParamsError(f"{where} must be a mapping of {sorted(schema)}, got {values!r}")
-    unknown = [key for key in values if key not in schema]
-    if unknown:
-        key = unknown[0]
-        raise ParamsError(
-            f"{where}.{key} is not a known parameter{_suggest(key, schema)}; "
-            f"expected keys: {', '.join(schema)}"
-        )
-    missing = [key for key, check in schema.items() if key not in values and not hasattr(check, "default")]
-    if missing:
-        raise ParamsError(f"{where} is missing {', '.join(missing)}")
-    return {
-        key: check(values[key], f"{where}.{key}") if key in values else check.default
-        for key, check in schema.items()
-    }
+# The tags of the model-spec union, which pydantic puts in an error's location after
+# the spec's own key (`model`), or first when a spec alone is checked.
+UNION_TAGS = ("mlp", "lenet", "cnn")
 
 
-def _suggest(key: str, candidates) -> str:
-    close = difflib.get_close_matches(str(key), [str(c) for c in candidates], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def integer(minimum: int | None = None, maximum: int | None = None) -> Check:
-    def check(value, where):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{where} must be an integer, got {value!r}")
-        if minimum is not None and value < minimum:
-            raise ParamsError(f"{where} must be >= {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise ParamsError(f"{where} must be <= {maximum}, got {value}")
-        return value
-
-    return check
-
-
-def number(above: float | None = None, below: float | None = None, minimum: float | None = None) -> Check:
-    """A real number in an open interval (above, below), or >= minimum."""
-
-    def check(value, where):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ParamsError(f"{where} must be a number, got {value!r}")
-        if above is not None and not value > above:
-            raise ParamsError(f"{where} must be > {above}, got {value}")
-        if below is not None and not value < below:
-            raise ParamsError(f"{where} must be < {below}, got {value}")
-        if minimum is not None and value < minimum:
-            raise ParamsError(f"{where} must be >= {minimum}, got {value}")
-        return float(value)
-
-    return check
-
-
-def one_of(*choices: str) -> Check:
-    def check(value, where):
-        if value not in choices:
-            raise ParamsError(
-                f"{where} must be one of {', '.join(map(repr, choices))}, got {value!r}"
-                f"{_suggest(value, choices)}"
-            )
-        return value
-
-    return check
-
-
-def boolean(value, where):
-    if not isinstance(value, bool):
-        raise ParamsError(f"{where} must be true or false, got {value!r}")
-    return value
-
-
-def text(value, where):
-    if not isinstance(value, str) or not value:
-        raise ParamsError(f"{where} must be a non-empty string, got {value!r}")
-    return value
-
-
-def list_of(item: Check, min_length: int = 1, length: int | None = None) -> Check:
-    def check(value, where):
-        if not isinstance(value, list):
-            raise ParamsError(f"{where} must be a list, got {value!r}")
-        if length is not None and len(value) != length:
-            raise ParamsError(f"{where} must have {length} items, got {len(value)}")
-        if len(value) < min_length:
-            raise ParamsError(f"{where} must have at least {min_length} item(s), got {len(value)}")
-        return [item(element, f"{where}[{i}]") for i, element in enumerate(value)]
-
-    return check
-
-
-def optional(check: Check, default: Any) -> Check:
-    """`check` for a key that may be left out, which then takes `default`."""
-
-    def checked(value, where):
-        return check(value, where)
-
-    checked.default = default
-    return checked
-
-
-def seed(params: Mapping) -> int:
-    return integer(minimum=0)(section(params, "seed"), "seed")
+def message(error: dict, where: str) -> str:
+    """One line for a pydantic error."""
+    loc = error["loc"]
+    path = where
+    for i, part in enumerate(loc):
+        if part in UNION_TAGS and (i == 0 or loc[i - 1] == "model"):
+            continue
+        path = f"{path}[{part}]" if isinstance(part, int) else f"{path}.{part}" if path else part
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    name = path or "params.yaml"
+    if kind == "params":
+        return f"{path}{ctx['key']}{ctx['text']}".removeprefix(".")
+    if kind == "missing":
+        parent, _, key = path.rpartition(".")
+        return f"{parent or 'params.yaml'} is missing {key}"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"{name} must be {bounds[kind]} {limit}, got {value!r}"
+    if kind in ("literal_error", "union_tag_invalid"):
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ctx.get("expected_tags", "")))
+        got = ctx.get("tag", value)
+        name = f"{name}.family" if kind == "union_tag_invalid" else name
+        return f"{name} must be one of {', '.join(map(repr, choices))}, got {got!r}{suggest(got, choices)}"
+    if kind == "union_tag_not_found":
+        return f"{name} must be a mapping with a 'family' key (one of {', '.join(UNION_TAGS)})"
+    if kind in ("too_short", "too_long"):
+        size = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"{name} must have {'at least' if kind == 'too_short' else 'at most'} {size} item(s), got {ctx['actual_length']}"
+    expected = {"string_too_short": "a non-empty string", "int": "an integer", "float": "a number",
+                "finite_number": "a finite number", "bool": "true or false", "string": "a string", "list": "a list",
+                "dict": "a mapping", "model": "a mapping"}
+    for prefix, words in expected.items():
+        if kind.startswith(prefix):
+            return f"{name} must be {words}, got {value!r}"
+    return f"{name}: {error['msg']}, got {value!r}"

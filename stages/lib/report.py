@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.artifacts import write_text
+from stages.lib.config import Params
 from stages.lib.evaluation import CALIBRATION_BINS, calibration, most_confident_mistakes, most_confused
 from stages.lib.figures import CURVES, plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
 from stages.lib.intervals import wilson_interval
@@ -19,7 +20,7 @@ from stages.lib.tables import interval, table
 class Run:
     """What the report is written from: one run's params and outputs, and the test
     set's labels, images and each model's predicted probabilities."""
-    params: dict
+    params: Params
     dataset: str  # its name
     classes: list[str]  # the name of each label
     x: np.ndarray
@@ -109,12 +110,12 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         f"Classify {run.dataset}'s {height}x{width} grayscale images into {len(run.classes)} classes "
         f"({', '.join(run.classes)}). `split` divides the training images into three disjoint parts (method "
-        f"`{p['split']['method']}`): {p['split']['validation_size']:,} validation images, "
-        f"{p['split']['holdout_size']:,} holdout images and the rest, the search images. Each decision used "
+        f"`{p.split.method}`): {p.split.validation_size:,} validation images, "
+        f"{p.split.holdout_size:,} holdout images and the rest, the search images. Each decision used "
         "its own images:",
         "",
-        f"- `train_baseline` ({p['train_baseline']['epochs']} epochs) and `train_big` "
-        f"({p['train_big']['epochs']} epochs) train on the search and holdout images and report their "
+        f"- `train_baseline` ({p.train_baseline.epochs} epochs) and `train_big` "
+        f"({p.train_big.epochs} epochs) train on the search and holdout images and report their "
         "validation accuracy (notebook 000's protocol); nothing is chosen on them.",
         f"- `cv_search` chose one configuration per model family ({', '.join(run.search_results)}) training on "
         "search images and scoring on validation images (below).",

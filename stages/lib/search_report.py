@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stages.lib.config import Params
 from stages.lib.figures import save_figure
 from stages.lib.tables import interval, table
 
@@ -39,33 +40,33 @@ def plot_study(study, folder: Path, space: str) -> list[str]:
     return lines
 
 
-def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], params: dict,
+def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], params: Params,
                    study_figures: dict[str, list[str]]) -> list[str]:
-    search, split = params["cv_search"], params["split"]
-    searched = params["split"]["validation_size"]
-    if search["method"] == "optuna":
-        settings = search["optuna"]
-        images = ", ".join(f"{space} {values['train_images']:,}" for space, values in search["spaces"].items())
-        how = (f"Each space is an Optuna study: a TPE sampler (seed {params['seed']}, the first "
-               f"{settings['startup_trials']} trials drawn at random) proposes values from the space's ranges; "
+    search, split = params.cv_search, params.split
+    searched = split.validation_size
+    if search.method == "optuna":
+        settings = search.optuna
+        images = ", ".join(f"{space} {getattr(search.spaces, space).train_images:,}" for space in results)
+        how = (f"Each space is an Optuna study: a TPE sampler (seed {params.seed}, the first "
+               f"{settings.startup_trials} trials drawn at random) proposes values from the space's ranges; "
                f"each trial trains on the space's `train_images` class-balanced images of the search part ({images}) "
                f"for up to the space's `epochs`, and after each epoch reports its accuracy on the {searched:,} validation "
-               f"images to a successive-halving pruner: after {settings['pruner']['min_epochs']} epoch(s), and "
-               f"after {settings['pruner']['reduction_factor']} times as many, and so on, a trial goes on only if it "
-               f"is among the best 1/{settings['pruner']['reduction_factor']} of the trials that reached that epoch. "
+               f"images to a successive-halving pruner: after {settings.pruner.min_epochs} epoch(s), and "
+               f"after {settings.pruner.reduction_factor} times as many, and so on, a trial goes on only if it "
+               f"is among the best 1/{settings.pruner.reduction_factor} of the trials that reached that epoch. "
                "A model that would cost more than the space's `max_multiply_adds` per image is not trained and "
                "does not count towards `n_trials`; the sampler learns to avoid them. The winner is the "
                "complete trial with the best validation accuracy.")
     else:
-        settings = search["grid_cv"]
+        settings = search.grid_cv
         how = (f"notebook 003's protocol: every point of each space's grid scored by stratified "
-               f"{settings['folds']}-fold cross-validation of the search and validation images together, up to "
-               f"{settings['epochs']} epochs per fold, each fold stopped early on a tenth of its own training "
+               f"{settings.folds}-fold cross-validation of the search and validation images together, up to "
+               f"{settings.epochs} epochs per fold, each fold stopped early on a tenth of its own training "
                "images; `accuracy` pools every fold's images, `fold_std` is the std across folds (ddof=1).")
     lines = ["## The search", "", f"`cv_search` chose each finalist's hyperparameters on training images only. {how} "
-             f"No trial saw the {split['holdout_size']:,} holdout images or the test images.", ""]
+             f"No trial saw the {split.holdout_size:,} holdout images or the test images.", ""]
     for space, frame in results.items():
-        space_params = search["spaces"][space]
+        space_params = getattr(search.spaces, space)
         untrained = frame["note"].astype("string").fillna("").str.endswith("not trained")
         states = frame.loc[~untrained, "state"].value_counts()
         complete = frame[frame["state"] == "COMPLETE"].sort_values("accuracy", ascending=False)
@@ -82,10 +83,10 @@ def search_section(results: dict[str, pd.DataFrame], configs: dict[str, dict], p
             zip(frame.loc[shown.index, "accuracy_low"], frame.loc[shown.index, "accuracy_high"])])
         lines += [
             f"### {space}", "",
-            f"{int((~untrained).sum())} trials trained (budget {space_params.get('n_trials', len(frame))}, up to "
-            f"{space_params['epochs']} epochs each): {states.get('COMPLETE', 0)} complete, "
+            f"{int((~untrained).sum())} trials trained (budget {space_params.n_trials}, up to "
+            f"{space_params.epochs} epochs each): {states.get('COMPLETE', 0)} complete, "
             f"{states.get('PRUNED', 0)} pruned, {states.get('FAIL', 0)} failed; {int(untrained.sum())} more drawn "
-            f"over max_multiply_adds ({space_params['max_multiply_adds']:,}), not trained. Best: trial "
+            f"over max_multiply_adds ({space_params.max_multiply_adds:,}), not trained. Best: trial "
             f"{int(best['trial'])}, validation accuracy {best['accuracy']:.4f} "
             f"{interval(best['accuracy_low'], best['accuracy_high'])} (95% Wilson interval). "
             + (f"{tied} other complete trial(s) are tied with it (their intervals overlap): between them the "

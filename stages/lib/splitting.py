@@ -1,19 +1,9 @@
 """Splitting the labelled training images into the parts each decision uses."""
 
-from typing import Mapping
-
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages.lib.errors import ParamsError
-from stages.lib.params import integer, one_of, section, validate
-
-METHODS = ("last", "stratified")
-SCHEMA = {"validation_size": integer(minimum=1), "holdout_size": integer(minimum=1), "method": one_of(*METHODS)}
-
-
-def split_params(params: Mapping) -> dict:
-    return validate(section(params, "split"), SCHEMA, "split")
 
 
 def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: int):
@@ -38,7 +28,7 @@ def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: i
         except ValueError as error:  # a class too rare to appear on both sides
             raise ParamsError(f"cannot stratify a validation set of {validation_size} of {n}: {error}") from None
         return np.sort(train), np.sort(validation)
-    raise ParamsError(f"split method must be one of {METHODS}, got {method!r}")
+    raise ParamsError(f"split method must be 'last' or 'stratified', got {method!r}")
 
 
 def partition(labels: np.ndarray, *, validation_size: int, holdout_size: int, method: str, seed: int) -> dict:

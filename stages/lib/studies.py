@@ -12,13 +12,14 @@ method grid_cv: a grid sampler over the grid, no pruning.
 import logging
 import os
 import time
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import optuna
 import pandas as pd
 import sqlalchemy.exc
 
+from stages.lib.config import CvSearch, Space
 from stages.lib.errors import ParamsError
 from stages.lib.intervals import wilson_interval
 
@@ -34,11 +35,11 @@ class BudgetSpent(Exception):
     """A trial started after n_trials others had: it is recorded as FAIL, not run."""
 
 
-def storage_url(settings: Mapping) -> str | None:
-    return os.environ.get(STORAGE_ENV) or settings["storage"]
+def storage_url(search: CvSearch) -> str | None:
+    return os.environ.get(STORAGE_ENV) or search.storage
 
 
-def open_study(name: str, url: str, settings: Mapping, *, seed: int | None):
+def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int | None):
     """The study `name` in the database at `url`, created if it is not there yet."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # optimize() logs each trial
     for attempt in range(3):  # processes starting together on a new database race to create its tables
@@ -52,24 +53,22 @@ def open_study(name: str, url: str, settings: Mapping, *, seed: int | None):
                 raise ParamsError(f"cannot open the study database {url!r} (cv_search.storage or "
                                   f"${STORAGE_ENV}): {error}") from None
             time.sleep(1 + attempt)
-    space = settings["space"]
-    if settings["method"] == "grid_cv":
-        sampler, pruner = optuna.samplers.GridSampler(space["grid"], seed=seed), optuna.pruners.NopPruner()
+    if search.method == "grid_cv":
+        sampler, pruner = optuna.samplers.GridSampler(space.grid, seed=seed), optuna.pruners.NopPruner()
     else:
         # TPE treats a trial whose constraint (set in _start) is > 0 as infeasible.
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings["optuna"]["startup_trials"])
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.optuna.startup_trials)
         pruner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=settings["optuna"]["pruner"]["min_epochs"],
-            reduction_factor=settings["optuna"]["pruner"]["reduction_factor"])
+            min_resource=search.optuna.pruner.min_epochs, reduction_factor=search.optuna.pruner.reduction_factor)
     return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
                                direction="maximize", load_if_exists=True)
 
 
-def n_trials(settings: Mapping) -> int:
+def n_trials(search: CvSearch, space: Space) -> int:
     """The trials a study runs: n_trials, or every grid point for grid_cv."""
-    if settings["method"] == "grid_cv":
-        return int(np.prod([len(values) for values in settings["space"]["grid"].values()]))
-    return settings["space"]["n_trials"]
+    if search.method == "grid_cv":
+        return int(np.prod([len(values) for values in space.grid.values()]))
+    return space.n_trials
 
 
 def counted(trials) -> list:

@@ -3,31 +3,16 @@ stream, and per-epoch history logged by dvclive."""
 
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from stages.lib.batches import training_batches
-from stages.lib.models import build_model, validate_spec
-from stages.lib.params import integer, section, validate
-from stages.lib.paths import FINALISTS
-
-SCHEMA = {"epochs": integer(minimum=1), "batch_size": integer(minimum=1)}
+from stages.lib.models import build_model
+from stages.lib.specs import ModelSpec
 
 
-def training_params(params: Mapping, name: str) -> dict:
-    """A training section: a model spec, epochs and batch size."""
-    return validate(section(params, name), {"model": validate_spec, **SCHEMA}, name)
-
-
-def final_params(params: Mapping) -> dict:
-    """train_final's section: epochs and batch size per finalist."""
-    return validate(section(params, "train_final"), {
-        space: lambda value, where: validate(value, SCHEMA, where) for space in FINALISTS
-    }, "train_final")
-
-
-def train(spec: Mapping, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
+def train(spec: ModelSpec, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
           num_classes: int, log_dir: Path | None = None, callbacks: Sequence = ()):
     """Build `spec` and fit it; returns (model, history as {metric: [per epoch]}).
 
@@ -40,7 +25,7 @@ def train(spec: Mapping, train_data, validation_data, *, epochs: int, batch_size
     return model, history
 
 
-def new_model(spec: Mapping, x_train: np.ndarray, num_classes: int, *, epochs: int, batch_size: int, seed: int):
+def new_model(spec: ModelSpec, x_train: np.ndarray, num_classes: int, *, epochs: int, batch_size: int, seed: int):
     """A freshly initialised model for training on `x_train` for `epochs`."""
     import keras
 
@@ -52,7 +37,7 @@ def new_model(spec: Mapping, x_train: np.ndarray, num_classes: int, *, epochs: i
     return build_model(spec, x_train.shape[1:], num_classes, total_steps)
 
 
-def fit(model, spec: Mapping, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
+def fit(model, spec: ModelSpec, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
         initial_epoch: int = 0, log_dir: Path | None = None, callbacks: Sequence = ()) -> dict:
     """Train a built model from `initial_epoch` up to `epochs`; returns the history."""
     x_train, y_train = train_data
@@ -65,7 +50,7 @@ def fit(model, spec: Mapping, train_data, validation_data, *, epochs: int, batch
         live = Live(str(log_dir), dvcyaml=False, save_dvc_exp=False)
         callbacks.append(DVCLiveCallback(live=live))
     history = model.fit(
-        training_batches(x_train, y_train, spec["augmentation"], batch_size, seed, initial_epoch),
+        training_batches(x_train, y_train, spec.augmentation, batch_size, seed, initial_epoch),
         steps_per_epoch=math.ceil(len(x_train) / batch_size),
         shuffle=False,  # the stream is shuffled already
         validation_data=validation_data,
