@@ -150,9 +150,11 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
 @pytest.mark.parametrize("module, stages", [
     ("stages/lib/report.py", ["evaluate"]),
     ("stages/lib/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
-    # augmentation: every training stage, not evaluate (it loads models, never trains them)
+    # augmentation and model building: every training stage, not evaluate (it loads models, never builds them)
     ("stages/lib/batches.py", ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn",
                                "train_final@mlp"]),
+    ("stages/lib/models.py", ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn",
+                              "train_final@mlp"]),
     ("stages/lib/splitting.py", ["cv_search@cnn", "cv_search@mlp", "split"]),
 ])
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):

@@ -6,8 +6,7 @@ import pytest
 from stages.lib import search
 from stages.lib.config import PARAMS_FILE, CvSearch, load_params, searchable
 from stages.lib.errors import ParamsError
-from stages.lib.models import multiply_adds
-from stages.lib.specs import validate_spec
+from stages.lib.specs import multiply_adds, validate_spec
 from stages.lib.params import checked, read_yaml
 from tests import REPO
 

@@ -8,8 +8,8 @@ import pydantic
 from pydantic import Field
 
 from stages.lib.dataset import Dataset
-from stages.lib.specs import ModelSpec
 from stages.lib.params import Strict, checked, problem, read_yaml
+from stages.lib.specs import ModelSpec
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -99,7 +99,8 @@ class Space(Strict):
         for kind in ("search", "grid"):
             for key, values in (getattr(self, kind) or {}).items():
                 if key not in keys:
-                    raise problem(f".{kind}.{key}", f" is not searchable in this space; searchable keys: {', '.join(keys)}")
+                    raise problem(f".{kind}.{key}",
+                                  f" is not searchable in this space; searchable keys: {', '.join(keys)}")
                 for bound in ("low", "high") if kind == "search" and is_integer(key) else ():
                     if not isinstance(getattr(values, bound), int):
                         raise problem(f".{kind}.{key}.{bound}", f" must be an integer, got {getattr(values, bound)!r}")

@@ -4,8 +4,7 @@ stages.predict."""
 from stages.lib.artifacts import read_json
 from stages.lib.errors import DataError
 from stages.lib.intervals import wilson_interval
-from stages.lib.models import multiply_adds
-from stages.lib.specs import validate_spec
+from stages.lib.specs import multiply_adds, validate_spec
 from stages.lib.paths import FINALISTS, METRICS_DIR, best_config_path, training_log_dir
 
 # Where evaluate records which finalist is `final`, and why (stages.predict reads it).

@@ -1,8 +1,6 @@
 """The one model-building path that every training stage shares: build_model turns a
-model spec (stages.lib.specs) into a compiled Keras model; multiply_adds is its cost.
+model spec (stages.lib.specs) into a compiled Keras model.
 """
-
-import math
 
 from stages.lib.specs import ModelSpec
 
@@ -69,20 +67,3 @@ def batch_norm():
     from keras import layers
 
     return layers.BatchNormalization(momentum=0.9)
-
-
-def multiply_adds(spec, input_shape: tuple[int, ...], num_classes: int) -> int:
-    """Multiply-adds per image of the spec's Dense and Conv layers (what a training
-    epoch's time mostly grows with): the cost cv_search's budgets bound."""
-    if spec.family == "mlp":
-        sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
-        return sum(a * b for a, b in zip(sizes, sizes[1:]))
-    (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
-    blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
-    for block in blocks:
-        for filters in block:
-            height, width = height - kernel + 1, width - kernel + 1  # no padding
-            total += height * width * kernel * kernel * channels * filters
-            channels = filters
-        height, width = height // 2, width // 2
-    return total + height * width * channels * spec.dense_units + spec.dense_units * num_classes

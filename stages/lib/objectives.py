@@ -12,9 +12,8 @@ import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stages.lib.config import CvSearch, Space
-from stages.lib.models import multiply_adds
 from stages.lib.search import configure, suggest
-from stages.lib.specs import ModelSpec
+from stages.lib.specs import ModelSpec, multiply_adds
 from stages.lib.training import fit, new_model, train
 
 

@@ -94,8 +94,8 @@ def message(error: dict, where: str) -> str:
     if kind == "union_tag_not_found":
         return f"{name} must be a mapping with a 'family' key (one of {', '.join(UNION_TAGS)})"
     if kind in ("too_short", "too_long"):
-        size = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        return f"{name} must have {'at least' if kind == 'too_short' else 'at most'} {size} item(s), got {ctx['actual_length']}"
+        bound = f"at least {ctx.get('min_length')}" if kind == "too_short" else f"at most {ctx.get('max_length')}"
+        return f"{name} must have {bound} item(s), got {ctx['actual_length']}"
     expected = {"string_too_short": "a non-empty string", "int": "an integer", "float": "a number",
                 "finite_number": "a finite number", "bool": "true or false", "string": "a string", "list": "a list",
                 "dict": "a mapping", "model": "a mapping"}

@@ -1,8 +1,10 @@
 """Model specs, the typed mappings params.yaml and best_config files describe models
 with: one class per family (Mlp, Lenet, Cnn; `family` says which), each with its
 hyperparameters and how it is trained: optimizer, learning rate and its schedule,
-weight decay and input augmentation. stages.lib.models builds them."""
+weight decay and input augmentation; and a spec's cost per image. stages.lib.models
+builds them."""
 
+import math
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -67,3 +69,20 @@ SPEC = pydantic.TypeAdapter(ModelSpec)
 def validate_spec(value: Any, where: str) -> Mlp | Lenet | Cnn:
     """A model spec from a mapping (a best_config file, a test), checked."""
     return checked(SPEC, value, where)
+
+
+def multiply_adds(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> int:
+    """Multiply-adds per image of the spec's Dense and Conv layers (what a training
+    epoch's time mostly grows with): the cost cv_search's budgets bound."""
+    if spec.family == "mlp":
+        sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+    (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
+    blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
+    for block in blocks:
+        for filters in block:
+            height, width = height - kernel + 1, width - kernel + 1  # no padding
+            total += height * width * kernel * kernel * channels * filters
+            channels = filters
+        height, width = height // 2, width // 2
+    return total + height * width * channels * spec.dense_units + spec.dense_units * num_classes
