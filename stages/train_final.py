@@ -14,8 +14,8 @@ from stages.lib.cli import run_stage
 from stages.lib.config import load_params
 from stages.lib.distribution import strategy_scope
 from stages.lib.model_files import save_model
-from stages.lib.specs import validate_spec
 from stages.lib.paths import FINALISTS, SPLIT_DIR, best_config_path, model_path, training_log_dir
+from stages.lib.specs import validate_spec
 from stages.lib.training import train
 
 

@@ -4,8 +4,8 @@ stages.predict."""
 from stages.lib.artifacts import read_json
 from stages.lib.errors import DataError
 from stages.lib.intervals import wilson_interval
-from stages.lib.specs import multiply_adds, validate_spec
 from stages.lib.paths import FINALISTS, METRICS_DIR, best_config_path, training_log_dir
+from stages.lib.specs import multiply_adds, validate_spec
 
 # Where evaluate records which finalist is `final`, and why (stages.predict reads it).
 FINAL_CHOICE = METRICS_DIR / "evaluate" / "final.json"
