@@ -46,9 +46,9 @@ def main(args):
     search = params.cv_search
     space = getattr(search.spaces, args.space)
     options = {"seed": params.seed, "num_classes": len(params.dataset.classes)}
-    x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
-    validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
     if search.method == "optuna":
+        x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
+        validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
         chosen = balanced_subset(y, space.train_images, options["seed"])
         x, y = x[chosen], y[chosen]
         data = [x, y, *validation]

@@ -73,6 +73,9 @@ def test_cosine_schedule_decays_to_zero_over_the_run():
 def test_training_keys_are_optional_with_stated_defaults():
     spec = validate_spec(MLP, "train_baseline.model")
     assert spec.lr_schedule == "constant" and spec.weight_decay == 0.0
+    for optimizer in ("adam", "adamw", "rmsprop", "sgd"):  # no decay by default, whichever the optimizer
+        model = build_model(validate_spec({**MLP, "optimizer": optimizer}, "m"), (28, 28), 10)
+        assert not model.optimizer.weight_decay
     assert spec.augmentation.model_dump() == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
     with pytest.raises(ParamsError, match=r"model.augmentation.shift must be < 14.0, got 20"):
         validate_spec({**MLP, "augmentation": {"rotation": 5, "shift": 20, "scale": 0}}, "model")

@@ -4,6 +4,7 @@ one clear error line (exit status 1) for problems the user can fix."""
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Callable
 
@@ -28,6 +29,10 @@ def run_stage(main: Callable[[argparse.Namespace], None], doc: str, parser_setup
         parser_setup(parser)
     args = parser.parse_args()
     configure_tensorflow()
+    # SIGTERM (`kill`, a scheduler, `dvc` stopping its child) ends the stage as Ctrl-C
+    # does, through Python's exception handling, so that an interrupted write removes
+    # its temporary file (stages.lib.artifacts.atomic_path) instead of leaving it behind.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     try:
         main(args)

@@ -20,12 +20,14 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
     learning_rate = spec.learning_rate
     if spec.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    # AdamW needs a number (0 is no decay); the others take None for no decay.
+    weight_decay = spec.weight_decay if spec.optimizer == "adamw" else spec.weight_decay or None
     optimizer = {
         "adam": keras.optimizers.Adam,
         "adamw": keras.optimizers.AdamW,
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
-    }[spec.optimizer](learning_rate=learning_rate, weight_decay=spec.weight_decay or None)
+    }[spec.optimizer](learning_rate=learning_rate, weight_decay=weight_decay)
     # Integer labels with sparse cross-entropy: the notebooks' one-hot labels with
     # categorical cross-entropy compute the same loss.
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
