@@ -35,13 +35,13 @@ UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 BARE_FIT = """
 import json, sys
-from stages.lib.cli import configure_tensorflow
+from stages.lib.core.cli import configure_tensorflow
 configure_tensorflow()
 import keras
-from stages.lib.artifacts import load_arrays, load_images
-from stages.lib.models import build_model
-from stages.lib.specs import validate_spec
-from stages.lib.batches import training_batches
+from stages.lib.core.artifacts import load_arrays, load_images
+from stages.lib.training.models import build_model
+from stages.lib.core.specs import validate_spec
+from stages.lib.training.batches import training_batches
 
 spec, train_paths, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
 spec = validate_spec(spec, "spec")
@@ -59,12 +59,12 @@ model.fit(**data, epochs=epochs, verbose=2, validation_data=validation, validati
 
 PREDICT = """
 import json, time
-from stages.lib.cli import configure_tensorflow
+from stages.lib.core.cli import configure_tensorflow
 configure_tensorflow()
-from stages.lib.artifacts import load_arrays
-from stages.lib.final_choice import chosen_final
-from stages.lib.model_files import load_model
-from stages.lib.paths import PREPARED_DIR, model_path
+from stages.lib.core.artifacts import load_arrays
+from stages.lib.report.final_choice import chosen_final
+from stages.lib.core.model_files import load_model
+from stages.lib.core.paths import PREPARED_DIR, model_path
 final = chosen_final()
 model = load_model(model_path(final))
 x = load_arrays(PREPARED_DIR / "train.npz", "x")[0][:10000]

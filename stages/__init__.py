@@ -1,1 +1,1 @@
-"""mnist-dvc: one script per DVC stage; the shared logic lives in stages.lib."""
+"""mnist-dvc: one script per DVC stage; the logic they call lives in stages.lib's packages."""

@@ -23,16 +23,16 @@ import hashlib
 import numpy as np
 import optuna
 
-from stages.lib.artifacts import atomic_path, load_arrays, load_images, write_csv, write_json
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.distribution import strategy_scope
-from stages.lib.errors import ParamsError
-from stages.lib.objectives import cross_validation_objective, trial_objective
-from stages.lib.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
-from stages.lib.search import study_name
-from stages.lib.splitting import balanced_subset
-from stages.lib.studies import (
+from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, write_csv, write_json
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.training.distribution import strategy_scope
+from stages.lib.core.errors import ParamsError
+from stages.lib.search.objectives import cross_validation_objective, trial_objective
+from stages.lib.core.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+from stages.lib.search.spaces import study_name
+from stages.lib.data.splitting import balanced_subset
+from stages.lib.search.studies import (
     STORAGE_ENV, best_trial, n_trials, open_study, optimize, storage_url, summary, trial_table, wait_for_others,
 )
 

@@ -7,11 +7,11 @@ dataset.files, so the source never changes what DVC caches.
 
 import logging
 
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.errors import DownloadError
-from stages.lib.fetching import MIRROR_ENV, fetch, sources
-from stages.lib.paths import RAW_DIR
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.core.errors import DownloadError
+from stages.lib.data.fetching import MIRROR_ENV, fetch, sources
+from stages.lib.core.paths import RAW_DIR
 
 log = logging.getLogger(__name__)
 

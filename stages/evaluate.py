@@ -15,14 +15,14 @@ and learning curves, from this run's outputs).
 import optuna
 import pandas as pd
 
-from stages.lib.artifacts import load_arrays, read_json, write_csv, write_json
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.evaluation import confusion, per_class, random_guess, summarize
-from stages.lib.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
-from stages.lib.model_files import load_model
-from stages.lib.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
-from stages.lib.report import Run, learning_curves, write_report
+from stages.lib.core.artifacts import load_arrays, read_json, write_csv, write_json
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
+from stages.lib.report.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
+from stages.lib.core.model_files import load_model
+from stages.lib.core.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
+from stages.lib.report.markdown import Run, learning_curves, write_report
 
 OUT_DIR = METRICS_DIR / "evaluate"
 

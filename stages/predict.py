@@ -17,13 +17,13 @@ records its choice in metrics/evaluate/final.json).
 import json
 import sys
 
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.errors import DataError
-from stages.lib.final_choice import chosen_final
-from stages.lib.model_files import load_model
-from stages.lib.paths import FINALISTS, model_path
-from stages.lib.pictures import read_images
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.core.errors import DataError
+from stages.lib.report.final_choice import chosen_final
+from stages.lib.core.model_files import load_model
+from stages.lib.core.paths import FINALISTS, model_path
+from stages.lib.data.pictures import read_images
 
 MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS))
 

@@ -8,11 +8,11 @@ pickle.
 
 import logging
 
-from stages.lib.artifacts import save_arrays
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.idx import load_dataset
-from stages.lib.paths import PREPARED_DIR, RAW_DIR
+from stages.lib.core.artifacts import save_arrays
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.data.idx import load_dataset
+from stages.lib.core.paths import PREPARED_DIR, RAW_DIR
 
 log = logging.getLogger(__name__)
 

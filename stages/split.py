@@ -14,11 +14,11 @@ import logging
 
 import numpy as np
 
-from stages.lib.artifacts import load_arrays, save_arrays
-from stages.lib.cli import run_stage
-from stages.lib.config import load_params
-from stages.lib.paths import PREPARED_DIR, SPLIT_DIR
-from stages.lib.splitting import partition
+from stages.lib.core.artifacts import load_arrays, save_arrays
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.core.paths import PREPARED_DIR, SPLIT_DIR
+from stages.lib.data.splitting import partition
 
 log = logging.getLogger(__name__)
 

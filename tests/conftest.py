@@ -1,7 +1,7 @@
 import pytest
 
-from stages.lib.cli import configure_tensorflow
-from stages.lib.errors import DownloadError
+from stages.lib.core.cli import configure_tensorflow
+from stages.lib.core.errors import DownloadError
 from tests import real_data
 
 configure_tensorflow()  # as the stage scripts do, before any test imports TensorFlow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.idx import IMAGES_MAGIC, LABELS_MAGIC
+from stages.lib.data.idx import IMAGES_MAGIC, LABELS_MAGIC
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",

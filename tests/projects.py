@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.lib.fetching import MIRROR_ENVS
+from stages.lib.data.fetching import MIRROR_ENVS
 from tests import REPO
 from tests.copies import copy_repository
 

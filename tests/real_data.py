@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from stages.lib.config import PARAMS_FILE, load_params
-from stages.lib.dataset import Dataset
-from stages.lib.errors import DownloadError
-from stages.lib.fetching import fetch, sources
-from stages.lib.idx import load_images_and_labels
-from stages.lib.paths import RAW_DIR
+from stages.lib.core.config import PARAMS_FILE, load_params
+from stages.lib.core.dataset import Dataset
+from stages.lib.core.errors import DownloadError
+from stages.lib.data.fetching import fetch, sources
+from stages.lib.data.idx import load_images_and_labels
+from stages.lib.core.paths import RAW_DIR
 from tests import REPO
 
 CACHE_ENV = "MNIST_DVC_CACHE"

@@ -9,8 +9,8 @@ from tests import REPO
 STAGE = """
 import time
 from pathlib import Path
-from stages.lib.artifacts import atomic_path
-from stages.lib.cli import run_stage
+from stages.lib.core.artifacts import atomic_path
+from stages.lib.core.cli import run_stage
 
 def main(args):
     with atomic_path(Path(args.target)) as temporary:

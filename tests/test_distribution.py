@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from stages.lib.config import Distribution
-from stages.lib.distribution import strategy_scope
-from stages.lib.errors import ParamsError
-from stages.lib.params import checked
+from stages.lib.core.config import Distribution
+from stages.lib.training.distribution import strategy_scope
+from stages.lib.core.errors import ParamsError
+from stages.lib.core.params import checked
 from tests import REPO
 
 
@@ -39,7 +39,7 @@ def test_the_devices_are_logged_and_mixed_precision_needs_a_gpu(caplog):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("checks a machine without a GPU")
     settings = distribution({"strategy": "none", "cpu_devices": 1, "mixed_precision": False})
-    with caplog.at_level("INFO", logger="stages.lib.distribution"):
+    with caplog.at_level("INFO", logger="stages.lib.training.distribution"):
         strategy_scope(settings)
     assert caplog.messages == [f"training on the CPU ({os.cpu_count()} cores, no GPU visible to TensorFlow)"]
     with pytest.raises(ParamsError, match="distribution.mixed_precision needs a GPU, and TensorFlow sees none"):
@@ -51,13 +51,13 @@ def test_the_devices_are_logged_and_mixed_precision_needs_a_gpu(caplog):
 TRAIN = """
 import json, logging, sys
 from pathlib import Path
-from stages.lib.cli import configure_tensorflow
+from stages.lib.core.cli import configure_tensorflow
 configure_tensorflow()
 import tensorflow as tf
-from stages.lib.config import Distribution
-from stages.lib.distribution import strategy_scope
-from stages.lib.specs import validate_spec
-from stages.lib.training import train
+from stages.lib.core.config import Distribution
+from stages.lib.training.distribution import strategy_scope
+from stages.lib.core.specs import validate_spec
+from stages.lib.training.fitting import train
 from tests.real_data import subset
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from stages.lib.evaluation import confusion, per_class, random_guess, summarize
+from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
 Y_PRED = np.array([0, 1, 1, 1, 2, 0])
@@ -60,7 +60,7 @@ def finalists(tmp_path, monkeypatch, mlp, cnn):
 
 
 def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp_path, monkeypatch):
-    from stages.lib.final_choice import final_model, held_out_accuracy
+    from stages.lib.report.final_choice import final_model, held_out_accuracy
 
     finalists(tmp_path, monkeypatch, mlp=0.990, cnn=0.996)
     assert held_out_accuracy("big") == 0.98 and held_out_accuracy("mlp_final") == 0.990
@@ -71,7 +71,7 @@ def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp
 def test_a_tie_on_the_holdout_images_goes_to_the_cheaper_finalist(tmp_path, monkeypatch):
     """0.9960 against 0.9940 on 6,000 images is 12 images: inside the noise. The mlp
     (784*100 + 100*10 = 79,400 multiply-adds) is cheaper than the cnn."""
-    from stages.lib.final_choice import final_model
+    from stages.lib.report.final_choice import final_model
 
     finalists(tmp_path, monkeypatch, mlp=0.994, cnn=0.996)
     name, reason = final_model(6000, (28, 28), 10)

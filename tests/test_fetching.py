@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from stages.lib.errors import DownloadError
-from stages.lib.fetching import MIRROR_ENV, fetch, location, sources
+from stages.lib.core.errors import DownloadError
+from stages.lib.data.fetching import MIRROR_ENV, fetch, location, sources
 
 CONTENT = b"MNIST bytes" * 1000
 SHA = hashlib.sha256(CONTENT).hexdigest()

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 import yaml
 
-from stages.lib.fetching import MIRROR_ENVS
+from stages.lib.data.fetching import MIRROR_ENVS
 from tests.copies import copy_repository
 from tests.idx_files import MNIST_FILES
 from tests.real_data import CACHE_ENV

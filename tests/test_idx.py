@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.lib.dataset import DatasetFiles
-from stages.lib.errors import DataError
-from stages.lib.idx import (
+from stages.lib.core.dataset import DatasetFiles
+from stages.lib.core.errors import DataError
+from stages.lib.data.idx import (
     IMAGES_MAGIC,
     LABELS_MAGIC,
     load_dataset,

@@ -1,6 +1,6 @@
 import pytest
 
-from stages.lib.intervals import wilson_interval
+from stages.lib.core.intervals import wilson_interval
 
 
 def test_wilson_interval():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from stages.lib.errors import ParamsError
-from stages.lib.models import build_model
-from stages.lib.specs import validate_spec
+from stages.lib.core.errors import ParamsError
+from stages.lib.training.models import build_model
+from stages.lib.core.specs import validate_spec
 
 MLP = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "rmsprop", "learning_rate": 1e-3}
 LENET = {"family": "lenet", "filters": [64, 128], "kernel_size": 5, "dense_units": 120,

@@ -2,10 +2,10 @@ import copy
 
 import pytest
 
-from stages.lib.config import PARAMS_FILE, Params, load_params
-from stages.lib.errors import ParamsError
-from stages.lib.specs import validate_spec
-from stages.lib.params import checked, read_yaml
+from stages.lib.core.config import PARAMS_FILE, Params, load_params
+from stages.lib.core.errors import ParamsError
+from stages.lib.core.specs import validate_spec
+from stages.lib.core.params import checked, read_yaml
 from tests import REPO
 
 RAW = read_yaml(REPO / PARAMS_FILE)

@@ -135,7 +135,7 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
         name = by_command[record["cmd"]]
         seen.add(name)
         stage = stages[name]
-        deps = [path for path in paths(stage["deps"]) if not path.endswith(".py")]
+        deps = [path for path in paths(stage["deps"]) if not path.startswith("stages/")]
         outs = paths(stage.get("outs")) + paths(stage.get("metrics"))
         assert [path for path in record["read"] if not within(path, deps + outs)] == [], name
         assert [path for path in record["written"] if not within(path, outs)] == [], name
@@ -147,24 +147,33 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
     assert seen == set(ALL_STAGES)
 
 
+TRAINING_STAGES = ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn", "train_final@mlp"]
+
+
 @pytest.mark.parametrize("module, stages", [
-    ("stages/lib/report.py", ["evaluate"]),
-    ("stages/lib/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
+    ("stages/lib/report/markdown.py", ["evaluate"]),
+    ("stages/lib/search/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
     # augmentation and model building: every training stage, not evaluate (it loads models, never builds them)
-    ("stages/lib/batches.py", ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn",
-                               "train_final@mlp"]),
-    ("stages/lib/models.py", ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn",
-                              "train_final@mlp"]),
-    ("stages/lib/splitting.py", ["cv_search@cnn", "cv_search@mlp", "split"]),
+    ("stages/lib/training/batches.py", TRAINING_STAGES),
+    ("stages/lib/data/splitting.py", ["cv_search@cnn", "cv_search@mlp", "download", "preprocess", "split"]),
+    ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
+    ("stages/evaluate.py", ["evaluate"]),
 ])
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):
-    """What `dvc repro` would rerun (test_train_final_param_... reruns one for real)."""
+    """What `dvc repro` would rerun (test_train_final_param_... reruns one for real): the
+    stages whose script or package folders (dvc.yaml's deps) hold the changed file."""
     code = project.root / module
     code.write_text(code.read_text() + "\n# a change\n")
     try:
         assert sorted(json.loads(project.run("dvc", "status", "--json"))) == stages
     finally:
         project.restore()
+
+
+def test_python_bytecode_beside_the_code_does_not_make_a_stage_stale(project):
+    """The stages depend on package folders, where Python writes __pycache__ (.dvcignore)."""
+    assert list((project.root / "stages" / "lib").glob("*/__pycache__/*.pyc"))
+    assert "up to date" in project.run("dvc", "status")
 
 
 def test_train_final_param_reruns_that_finalist_and_evaluate_then_metrics_diff(project):

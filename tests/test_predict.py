@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from stages.lib.errors import DataError
-from stages.lib.specs import validate_spec
-from stages.lib.pictures import read_images, to_model_input
-from stages.lib.model_files import save_model
-from stages.lib.training import train
+from stages.lib.core.errors import DataError
+from stages.lib.core.specs import validate_spec
+from stages.lib.data.pictures import read_images, to_model_input
+from stages.lib.core.model_files import save_model
+from stages.lib.training.fitting import train
 from tests import REPO
 from tests.real_data import subset
 

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages.lib.config import Params
-from stages.lib.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
-from stages.lib.intervals import wilson_interval
-from stages.lib.params import checked
-from stages.lib.report import Run, learning_curves, overfitting, write_report
+from stages.lib.core.config import Params
+from stages.lib.report.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
+from stages.lib.core.intervals import wilson_interval
+from stages.lib.core.params import checked
+from stages.lib.report.markdown import Run, learning_curves, overfitting, write_report
 from tests import REPO
 
 
@@ -79,7 +79,7 @@ def toy_study(method):
     one pruned after an epoch and one over the cost budget, untrained."""
     import optuna
 
-    from stages.lib.studies import trial_table
+    from stages.lib.search.studies import trial_table
 
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.IntDistribution(1, 4)

@@ -3,11 +3,11 @@ import copy
 import optuna
 import pytest
 
-from stages.lib import search
-from stages.lib.config import PARAMS_FILE, CvSearch, load_params, searchable
-from stages.lib.errors import ParamsError
-from stages.lib.specs import multiply_adds, validate_spec
-from stages.lib.params import checked, read_yaml
+from stages.lib.search import spaces
+from stages.lib.core.config import PARAMS_FILE, CvSearch, load_params, searchable
+from stages.lib.core.errors import ParamsError
+from stages.lib.core.specs import multiply_adds, validate_spec
+from stages.lib.core.params import checked, read_yaml
 from tests import REPO
 
 RAW = read_yaml(REPO / PARAMS_FILE)
@@ -79,13 +79,13 @@ def test_bad_settings_get_one_clear_error(change, message):
 
 
 def test_configure_applies_searched_values_to_the_base_spec():
-    spec = search.configure(MLP, {"depth": 3, "width": 256, "dropout": 0.25, "augmentation": 0.5})
+    spec = spaces.configure(MLP, {"depth": 3, "width": 256, "dropout": 0.25, "augmentation": 0.5})
     assert spec.hidden_units == [256, 256, 256] and spec.dropout == 0.25
     assert spec.augmentation.model_dump() == {"rotation": 5.0, "shift": 1.0, "scale": 0.05}
-    assert search.configure(MLP, {"width": 128}).hidden_units == [128]
-    assert search.configure(MLP, {"depth": 2}).hidden_units == [64, 64]
-    assert not search.configure(MLP, {"augmentation": 0.0}).augmentation.enabled
-    cnn = search.configure(CNN, {"filters_1": 4, "filters_2": 32, "dense_units": 10})
+    assert spaces.configure(MLP, {"width": 128}).hidden_units == [128]
+    assert spaces.configure(MLP, {"depth": 2}).hidden_units == [64, 64]
+    assert not spaces.configure(MLP, {"augmentation": 0.0}).augmentation.enabled
+    cnn = spaces.configure(CNN, {"filters_1": 4, "filters_2": 32, "dense_units": 10})
     assert cnn.blocks == [[4, 4], [32]] and cnn.dense_units == 10
     assert MLP.hidden_units == [64] and CNN.blocks == [[8, 8], [16]]  # the base is not changed
     assert searchable(CNN) == ("dense_units", "dropout", "filters_1", "filters_2", "learning_rate",
@@ -98,7 +98,7 @@ def test_suggest_draws_within_the_ranges_with_the_right_types():
         "augmentation": {"low": 0, "high": 1}, "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}})).spaces.mlp
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
-        values = search.suggest(study.ask(), space)
+        values = spaces.suggest(study.ask(), space)
         assert isinstance(values["depth"], int) and 1 <= values["depth"] <= 3
         assert isinstance(values["width"], int) and 16 <= values["width"] <= 2048
         assert isinstance(values["augmentation"], float) and 0 <= values["augmentation"] <= 1
@@ -108,7 +108,7 @@ def test_suggest_draws_within_the_ranges_with_the_right_types():
 def test_the_study_name_follows_the_space_budget_seed_and_data():
     def name(section=RAW["cv_search"], seed=42, data="data"):
         settings = checked_search(section)
-        return search.study_name("mlp", settings, settings.spaces.mlp, seed, data)
+        return spaces.study_name("mlp", settings, settings.spaces.mlp, seed, data)
 
     assert name().startswith("mlp-") and name() == name(copy.deepcopy(RAW["cv_search"]))
     more, narrower = changed({"n_trials": 99}), changed({"search": {"depth": {"low": 1, "high": 2}}})

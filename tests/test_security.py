@@ -6,8 +6,8 @@ import ast
 import numpy as np
 import pytest
 
-from stages.lib.artifacts import load_arrays
-from stages.lib.errors import DataError
+from stages.lib.core.artifacts import load_arrays
+from stages.lib.core.errors import DataError
 from tests import REPO
 
 SOURCES = sorted((REPO / "stages").rglob("*.py"))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from stages.lib.errors import ParamsError
-from stages.lib.splitting import balanced_subset, partition, split_indices
+from stages.lib.core.errors import ParamsError
+from stages.lib.data.splitting import balanced_subset, partition, split_indices
 
 LABELS = np.repeat(np.arange(10), 30)  # 300 labels, sorted by class
 

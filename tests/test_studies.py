@@ -4,10 +4,10 @@ import pytest
 
 import copy
 
-from stages.lib import objectives, studies
-from stages.lib.config import PARAMS_FILE, CvSearch
-from stages.lib.intervals import wilson_interval
-from stages.lib.params import checked, read_yaml
+from stages.lib.search import objectives, studies
+from stages.lib.core.config import PARAMS_FILE, CvSearch
+from stages.lib.core.intervals import wilson_interval
+from stages.lib.core.params import checked, read_yaml
 from tests import REPO
 
 MLP = {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.01}

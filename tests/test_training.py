@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 
-from stages.lib.batches import random_affine, training_batches
-from stages.lib.model_files import load_model, save_model
-from stages.lib.specs import Augmentation, validate_spec
-from stages.lib.training import train
+from stages.lib.training.batches import random_affine, training_batches
+from stages.lib.core.model_files import load_model, save_model
+from stages.lib.core.specs import Augmentation, validate_spec
+from stages.lib.training.fitting import train
 
 SPEC = validate_spec(
     {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01}, "spec"

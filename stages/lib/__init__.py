@@ -1,1 +1,2 @@
-"""Importable, tested logic that the stage scripts call."""
+"""The logic the stage scripts call, one package per job in DAG order: core, data, training, search, report.
+Each package's docstring names the packages it may import, and tests/test_layout.py holds it to that."""

@@ -32,7 +32,7 @@ def relative(path) -> str | None:
 
 
 def temporary(path: str) -> bool:
-    """A file that stages.lib.artifacts.atomic_path writes before renaming it."""
+    """A file that stages.lib.core.artifacts.atomic_path writes before renaming it."""
     return Path(path).name.startswith(".") and ".tmp" in Path(path).name
 
 
@@ -69,7 +69,7 @@ class Recorder:
 
 
 class RecordingLoader(importlib.machinery.SourceFileLoader):
-    """Loads stages/lib/config.py with its load_params wrapped in a Recorder."""
+    """Loads stages/lib/core/config.py with its load_params wrapped in a Recorder."""
 
     def exec_module(self, module):
         super().exec_module(module)
@@ -80,7 +80,7 @@ class RecordingLoader(importlib.machinery.SourceFileLoader):
 class ConfigFinder:
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name != "stages.lib.config":
+        if name != "stages.lib.core.config":
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         spec.loader = RecordingLoader(spec.loader.name, spec.loader.path)

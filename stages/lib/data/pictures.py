@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.errors import DataError
+from stages.lib.core.errors import DataError
 
 BOX_SHARE = 20 / 28  # of each side, as in MNIST
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")

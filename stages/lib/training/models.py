@@ -1,8 +1,8 @@
 """The one model-building path that every training stage shares: build_model turns a
-model spec (stages.lib.specs) into a compiled Keras model.
+model spec (stages.lib.core.specs) into a compiled Keras model.
 """
 
-from stages.lib.specs import ModelSpec
+from stages.lib.core.specs import ModelSpec
 
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, total_steps: int = 1):

@@ -19,9 +19,9 @@ import optuna
 import pandas as pd
 import sqlalchemy.exc
 
-from stages.lib.config import CvSearch, Space
-from stages.lib.errors import ParamsError
-from stages.lib.intervals import wilson_interval
+from stages.lib.core.config import CvSearch, Space
+from stages.lib.core.errors import ParamsError
+from stages.lib.core.intervals import wilson_interval
 
 log = logging.getLogger(__name__)
 

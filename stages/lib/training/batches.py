@@ -4,7 +4,7 @@ random affine transform every epoch when a spec asks for augmentation."""
 import math
 import numpy as np
 
-from stages.lib.specs import Augmentation
+from stages.lib.core.specs import Augmentation
 
 
 def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Augmentation, batch_size: int, seed: int,

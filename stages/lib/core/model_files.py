@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from stages.lib.artifacts import atomic_path
-from stages.lib.errors import DataError
+from stages.lib.core.artifacts import atomic_path
+from stages.lib.core.errors import DataError
 
 
 def save_model(model, path: Path) -> None:

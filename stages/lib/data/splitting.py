@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from stages.lib.errors import ParamsError
+from stages.lib.core.errors import ParamsError
 
 
 def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: int):

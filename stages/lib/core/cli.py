@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import Callable
 
-from stages.lib.errors import PipelineError
+from stages.lib.core.errors import PipelineError
 
 
 def configure_tensorflow() -> None:
@@ -31,7 +31,7 @@ def run_stage(main: Callable[[argparse.Namespace], None], doc: str, parser_setup
     configure_tensorflow()
     # SIGTERM (`kill`, a scheduler, `dvc` stopping its child) ends the stage as Ctrl-C
     # does, through Python's exception handling, so that an interrupted write removes
-    # its temporary file (stages.lib.artifacts.atomic_path) instead of leaving it behind.
+    # its temporary file (stages.lib.core.artifacts.atomic_path) instead of leaving it behind.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     try:

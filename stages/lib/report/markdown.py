@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.artifacts import write_text
-from stages.lib.config import Params
-from stages.lib.evaluation import CALIBRATION_BINS, calibration, most_confident_mistakes, most_confused
-from stages.lib.figures import CURVES, plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
-from stages.lib.intervals import wilson_interval
-from stages.lib.search_report import plot_study, search_section
-from stages.lib.tables import interval, table
+from stages.lib.core.artifacts import write_text
+from stages.lib.core.config import Params
+from stages.lib.report.evaluation import CALIBRATION_BINS, calibration, most_confident_mistakes, most_confused
+from stages.lib.report.figures import CURVES, plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
+from stages.lib.core.intervals import wilson_interval
+from stages.lib.report.search_section import plot_study, search_section
+from stages.lib.report.tables import interval, table
 
 
 @dataclass

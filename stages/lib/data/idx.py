@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.errors import DataError
+from stages.lib.core.errors import DataError
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

@@ -1,5 +1,5 @@
 """What a cv_search trial tries: the space's base model spec with the values drawn for
-its searched keys (see stages.lib.config.Space). Besides the spec's own keys, `depth`
+its searched keys (see stages.lib.core.config.Space). Besides the spec's own keys, `depth`
 and `width` set an mlp's hidden_units to [width] * depth, `filters_N` the filters of
 every Conv layer of block N (lenet: its Nth Conv layer) and `augmentation`, a strength,
 scales every bound of the base spec's augmentation (0: none, 1: the base bounds).
@@ -9,8 +9,8 @@ import hashlib
 import json
 from typing import Mapping
 
-from stages.lib.config import CvSearch, Space, is_integer
-from stages.lib.specs import ModelSpec, validate_spec
+from stages.lib.core.config import CvSearch, Space, is_integer
+from stages.lib.core.specs import ModelSpec, validate_spec
 
 
 def configure(base: ModelSpec, values: Mapping, where: str = "cv_search") -> ModelSpec:

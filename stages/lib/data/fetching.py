@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-from stages.lib.artifacts import atomic_path
-from stages.lib.errors import DownloadError
+from stages.lib.core.artifacts import atomic_path
+from stages.lib.core.errors import DownloadError
 
 # A folder or URL with the dataset's files, tried before params.yaml's mirrors; the
 # second name is the one earlier versions read, still honoured.

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import Field
 
-from stages.lib.params import Strict, problem
+from stages.lib.core.params import Strict, problem
 
 Name = Annotated[str, Field(min_length=1)]
 

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import Field
 
-from stages.lib.dataset import Dataset
-from stages.lib.params import Strict, checked, problem, read_yaml
-from stages.lib.specs import ModelSpec
+from stages.lib.core.dataset import Dataset
+from stages.lib.core.params import Strict, checked, problem, read_yaml
+from stages.lib.core.specs import ModelSpec
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -49,7 +49,7 @@ class FinalSection(Strict):
     batch_size: PositiveInt
 
 
-class TrainFinal(Strict):  # one per stages.lib.paths.FINALISTS
+class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
     mlp: FinalSection
     cnn: FinalSection
 
@@ -123,7 +123,7 @@ class GridCv(Strict):
     early_stopping_patience: PositiveInt
 
 
-class Spaces(Strict):  # one per stages.lib.paths.FINALISTS
+class Spaces(Strict):  # one per stages.lib.core.paths.FINALISTS
     mlp: Space
     cnn: Space
 

@@ -11,10 +11,10 @@ import numpy as np
 import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from stages.lib.config import CvSearch, Space
-from stages.lib.search import configure, suggest
-from stages.lib.specs import ModelSpec, multiply_adds
-from stages.lib.training import fit, new_model, train
+from stages.lib.core.config import CvSearch, Space
+from stages.lib.search.spaces import configure, suggest
+from stages.lib.core.specs import ModelSpec, multiply_adds
+from stages.lib.training.fitting import fit, new_model, train
 
 
 def _start(trial, search: CvSearch, space: Space, input_shape, num_classes: int) -> ModelSpec | None:

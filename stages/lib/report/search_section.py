@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from stages.lib.config import Params
-from stages.lib.figures import save_figure
-from stages.lib.tables import interval, table
+from stages.lib.core.config import Params
+from stages.lib.report.figures import save_figure
+from stages.lib.report.tables import interval, table
 
 
 def plot_study(study, folder: Path, space: str) -> list[str]:

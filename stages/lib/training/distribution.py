@@ -19,8 +19,8 @@ import logging
 import os
 from contextlib import AbstractContextManager, nullcontext
 
-from stages.lib.config import Distribution
-from stages.lib.errors import ParamsError
+from stages.lib.core.config import Distribution
+from stages.lib.core.errors import ParamsError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Checking params against their typed models (stages.lib.config) with one clear line
+"""Checking params against their typed models (stages.lib.core.config) with one clear line
 for the first problem: the key's full dotted name, what was expected, what was there,
 and the closest known key or value for a misspelling."""
 
@@ -11,7 +11,7 @@ import pydantic
 import yaml
 from pydantic_core import PydanticCustomError
 
-from stages.lib.errors import ParamsError
+from stages.lib.core.errors import ParamsError
 
 
 class Strict(pydantic.BaseModel):

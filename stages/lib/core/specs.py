@@ -1,7 +1,7 @@
 """Model specs, the typed mappings params.yaml and best_config files describe models
 with: one class per family (Mlp, Lenet, Cnn; `family` says which), each with its
 hyperparameters and how it is trained: optimizer, learning rate and its schedule,
-weight decay and input augmentation; and a spec's cost per image. stages.lib.models
+weight decay and input augmentation; and a spec's cost per image. stages.lib.training.models
 builds them."""
 
 import math
@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field
 
-from stages.lib.params import Strict, checked
+from stages.lib.core.params import Strict, checked
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]

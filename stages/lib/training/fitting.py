@@ -7,9 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
-from stages.lib.batches import training_batches
-from stages.lib.models import build_model
-from stages.lib.specs import ModelSpec
+from stages.lib.training.batches import training_batches
+from stages.lib.training.models import build_model
+from stages.lib.core.specs import ModelSpec
 
 
 def train(spec: ModelSpec, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,

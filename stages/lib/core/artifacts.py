@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from stages.lib.errors import DataError
+from stages.lib.core.errors import DataError
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stages.lib.artifacts import atomic_path  # noqa: E402
+from stages.lib.core.artifacts import atomic_path  # noqa: E402
 
 CURVES = ("accuracy", "loss")
 
