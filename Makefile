@@ -1,6 +1,8 @@
 # make repro:     set up .venv and run the whole pipeline (dvc repro).
 # make test:      set up .venv and run the whole test suite (what CI runs).
 # make test-fast: the tests that train no pipeline, for the edit-run loop.
+# make lint:      ruff's checks and formatting check (settings in pyproject.toml);
+#   `ruff format . && ruff check --fix .` mends most of what it finds.
 # make benchmark: set up .venv and time a full default run in a temporary clone.
 # make browser-deps: fetch Vega for the headless-Chromium plots test (needs npm; the
 #   test also needs Debian's chromium and chromium-driver, and skips without them).
@@ -27,7 +29,7 @@ REQUIREMENTS := $(if $(filter gpu,$(TF_BUILD)),requirements-gpu.txt,requirements
 VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
 VEGA_DIR := $(VENV)/share/vega
 
-.PHONY: setup repro test test-fast benchmark browser-deps
+.PHONY: setup repro test test-fast lint benchmark browser-deps
 
 setup: $(VENV)/.installed-$(TF_BUILD)
 
@@ -48,6 +50,10 @@ test: setup
 
 test-fast: setup
 	pytest -m "not slow"
+
+lint: setup
+	ruff check .
+	ruff format --check .
 
 benchmark: setup
 	python benchmarks/benchmark.py
