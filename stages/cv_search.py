@@ -32,9 +32,8 @@ from stages.lib.search.objectives import cross_validation_objective, trial_objec
 from stages.lib.core.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
 from stages.lib.search.spaces import study_name
 from stages.lib.data.splitting import balanced_subset
-from stages.lib.search.studies import (
-    STORAGE_ENV, best_trial, n_trials, open_study, optimize, storage_url, summary, trial_table, wait_for_others,
-)
+from stages.lib.search.results import best_trial, summary, trial_table
+from stages.lib.search.studies import STORAGE_ENV, n_trials, open_study, optimize, storage_url, wait_for_others
 
 
 def digest(*arrays: np.ndarray) -> str:

@@ -22,7 +22,8 @@ from stages.lib.report.evaluation import confusion, per_class, random_guess, sum
 from stages.lib.report.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
 from stages.lib.core.model_files import load_model
 from stages.lib.core.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
-from stages.lib.report.markdown import Run, learning_curves, write_report
+from stages.lib.report.curves import learning_curves
+from stages.lib.report.markdown import Run, write_report
 
 OUT_DIR = METRICS_DIR / "evaluate"
 

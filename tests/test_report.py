@@ -10,7 +10,8 @@ from stages.lib.core.config import Params
 from stages.lib.report.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
-from stages.lib.report.markdown import Run, learning_curves, overfitting, write_report
+from stages.lib.report.curves import learning_curves, overfitting
+from stages.lib.report.markdown import Run, write_report
 from tests import REPO
 
 
@@ -79,7 +80,7 @@ def toy_study(method):
     one pruned after an epoch and one over the cost budget, untrained."""
     import optuna
 
-    from stages.lib.search.studies import trial_table
+    from stages.lib.search.results import trial_table
 
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.IntDistribution(1, 4)

@@ -4,7 +4,7 @@ import pytest
 
 import copy
 
-from stages.lib.search import objectives, studies
+from stages.lib.search import objectives, results, studies
 from stages.lib.core.config import PARAMS_FILE, CvSearch
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked, read_yaml
@@ -108,7 +108,7 @@ def test_the_trial_table_gives_intervals_ties_and_states():
     for _ in range(12):
         study.optimize(fake_objective, n_trials=1)
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"worker": "w:2"}))
-    table = studies.trial_table(study)
+    table = results.trial_table(study)
     assert len(table) == 13 and table["trial"].tolist() == list(range(13))
     best = table.loc[table["accuracy"].idxmax()]
     assert best["trial"] == study.best_trial.number and best["tied_with_best"]
@@ -117,7 +117,7 @@ def test_the_trial_table_gives_intervals_ties_and_states():
     assert (complete["tied_with_best"] == (complete["accuracy_high"] >= best["accuracy_low"])).all()
     assert not table.loc[table["state"] != "COMPLETE", "tied_with_best"].any()
     assert table["state"].iloc[-1] == "FAIL" and np.isnan(table["accuracy"].iloc[-1])
-    summary = studies.summary(study)
+    summary = results.summary(study)
     untrained = table["note"].str.endswith("not trained").sum()
     assert summary["trials"] == 13 - untrained and summary["untrained"] == untrained and summary["fail"] == 1
     assert summary["complete"] + summary["pruned"] == 12 - untrained and summary["best_trial"] == best["trial"]
@@ -187,7 +187,7 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     study = studies.open_study("grid", f"sqlite:///{tmp_path / 'study.db'}", search, space, seed=0)
     x, y = np.zeros((200, 6, 6), np.float32), np.repeat(np.arange(2), 100)
     studies.optimize(study, objectives.cross_validation_objective(search, space, x, y, seed=0, num_classes=2), 3)
-    table = studies.trial_table(study).set_index("width")
+    table = results.trial_table(study).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [0.97, 0.99]
     assert table.loc[16, "epochs"] == 3  # the most any fold trained

@@ -9,8 +9,9 @@ import pandas as pd
 
 from stages.lib.core.artifacts import write_text
 from stages.lib.core.config import Params
+from stages.lib.report.curves import overfitting
 from stages.lib.report.evaluation import CALIBRATION_BINS, calibration, most_confident_mistakes, most_confused
-from stages.lib.report.figures import CURVES, plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
+from stages.lib.report.figures import plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.report.search_section import plot_study, search_section
 from stages.lib.report.tables import interval, table
@@ -33,38 +34,10 @@ class Run:
     held_out_images: dict[str, int]  # how many images each held-out accuracy is on
     per_class: pd.DataFrame  # per_class() rows of every trained model, with a model column
     confusion: pd.DataFrame  # the final model's
-    learning_curves: dict[str, pd.DataFrame]  # per trained model, from learning_curves()
+    learning_curves: dict[str, pd.DataFrame]  # per trained model, from curves.learning_curves()
     search_results: dict[str, pd.DataFrame]  # per search space: cv_search's results.csv
     best_configs: dict[str, dict]  # per search space: the winning model spec
     studies: dict  # per search space: its Optuna study
-
-
-def learning_curves(dvclive_dir: str | Path) -> pd.DataFrame:
-    """One row per epoch (1-based): training and held-out accuracy and loss, read from a
-    training stage's dvclive plots folder."""
-    dvclive_dir = Path(dvclive_dir) / "metrics"
-    columns = {
-        f"{split}_{metric}": pd.read_csv(dvclive_dir / folder / f"{metric}.tsv", sep="\t")[metric]
-        for split, folder in (("train", "train"), ("held_out", "eval")) for metric in CURVES
-    }
-    frame = pd.DataFrame(columns)
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
-    return frame
-
-
-def overfitting(curves: pd.DataFrame) -> str:
-    """What the big model's curves show about overfitting, in their own numbers."""
-    last, best = len(curves), int(curves["held_out_loss"].idxmin())
-    text = (f"Notebook 000's larger network (`big`) reaches training accuracy {curves['train_accuracy'].iloc[-1]:.4f} at "
-            f"epoch {last}, against {curves['held_out_accuracy'].iloc[-1]:.4f} on the validation images. ")
-    if best == last:
-        return text + f"Its validation loss was still falling at epoch {last}: it did not overfit yet."
-    return text + (
-        f"Its validation loss was lowest at epoch {best} ({curves.loc[best, 'held_out_loss']:.4f}) and rose to "
-        f"{curves['held_out_loss'].iloc[-1]:.4f} by epoch {last}, while its training loss fell from "
-        f"{curves.loc[best, 'train_loss']:.4f} to {curves['train_loss'].iloc[-1]:.4f}: after epoch {best} it "
-        "learns the training images themselves, not what their classes have in common. Compare the "
-        "finalists' curves below.")
 
 
 def write_report(out_dir: Path, run: Run) -> None:

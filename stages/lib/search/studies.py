@@ -1,6 +1,6 @@
 """cv_search's study: Optuna trials over one search space, kept in a database that
 several processes (the stage and its `--worker`s) can share, run until the space's
-budget is spent, and its results table.
+budget is spent (results.py tabulates its trials).
 
 method optuna: a seeded TPE sampler and a successive-halving pruner, which stops the
 weakest trials early (objectives.trial_objective reports each epoch to it). A trial
@@ -16,12 +16,10 @@ from typing import Callable
 
 import numpy as np
 import optuna
-import pandas as pd
 import sqlalchemy.exc
 
 from stages.lib.core.config import CvSearch, Space
 from stages.lib.core.errors import ParamsError
-from stages.lib.core.intervals import wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -127,47 +125,3 @@ def describe(trial) -> str:
     if "correct" not in attrs:
         return f"{params}; {attrs.get('note', trial.system_attrs.get('fail_reason', ''))}".strip("; ")
     return f"{params}; validation accuracy {attrs['correct'] / attrs['images']:.4f} after {attrs['epochs']} epoch(s)"
-
-
-def best_trial(study):
-    """The complete trial with the best validation accuracy (the first on a tie)."""
-    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        raise ParamsError(f"no trial of study {study.study_name} completed ({len(study.trials)} trials): raise the "
-                          "space's n_trials or max_multiply_adds, or the pruner's min_epochs")
-    return study.best_trial
-
-
-def trial_table(study) -> pd.DataFrame:
-    """One row per trial: number, state, the searched values, cost, epochs reached,
-    validation accuracy with its 95% Wilson interval, whether that interval overlaps
-    the best trial's (a tie: the difference is noise), seconds and who ran it."""
-    rows = []
-    for trial in study.trials:
-        attrs = trial.user_attrs
-        trained = "correct" in attrs
-        low, high = wilson_interval(attrs["correct"], attrs["images"]) if trained else (np.nan, np.nan)
-        rows.append({
-            "trial": trial.number, "state": trial.state.name, **trial.params,
-            "multiply_adds": attrs.get("multiply_adds"), "epochs": attrs.get("epochs"),
-            "accuracy": attrs["correct"] / attrs["images"] if trained else np.nan,
-            "accuracy_low": low, "accuracy_high": high,
-            **{f"fold_{fold}": score for fold, score in enumerate(attrs.get("folds", ()), 1)},
-            **({"fold_std": attrs["std"]} if "std" in attrs else {}),
-            "seconds": attrs.get("seconds"), "worker": attrs.get("worker"),
-            "note": attrs.get("note", trial.system_attrs.get("fail_reason", "")),
-        })
-    table = pd.DataFrame(rows)
-    table[["multiply_adds", "epochs"]] = table[["multiply_adds", "epochs"]].astype("Int64")  # blank when untrained
-    best = table.loc[table["trial"] == best_trial(study).number].iloc[0]
-    table.insert(table.columns.get_loc("seconds"), "tied_with_best",
-                 (table["state"] == "COMPLETE") & (table["accuracy_high"] >= best["accuracy_low"]))
-    return table
-
-
-def summary(study) -> dict:
-    trials = counted(study.trials)
-    counts = pd.Series([t.state.name for t in trials], dtype=object).value_counts()
-    best = best_trial(study)
-    return {"best_trial": best.number, "best_accuracy": best.user_attrs["correct"] / best.user_attrs["images"],
-            "trials": len(trials), **{state.lower(): int(counts.get(state, 0)) for state in ("COMPLETE", "PRUNED", "FAIL")},
-            "untrained": len(study.trials) - len(trials)}
