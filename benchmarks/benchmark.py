@@ -81,7 +81,9 @@ print(json.dumps({"final": final, "images_per_second": len(x) / min(runs)}))
 def timed(command, cwd, env):
     """(wall seconds, peak RSS in GiB of the command and its children, stdout)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -92,8 +94,11 @@ def timed(command, cwd, env):
 
 def stage_names(project: Path) -> list[str]:
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
-    return [f"{name}@{item}" if "foreach" in stage else name
-            for name, stage in stages.items() for item in stage.get("foreach", [None])]
+    return [
+        f"{name}@{item}" if "foreach" in stage else name
+        for name, stage in stages.items()
+        for item in stage.get("foreach", [None])
+    ]
 
 
 def step_seconds(log: str) -> float:
@@ -108,14 +113,20 @@ def training_settings(stage: str, params: dict, project: Path) -> tuple[dict, li
     if stage.startswith("train_final@"):
         space = stage.split("@")[1]
         spec = json.loads((project / f"models/best_config/{space}.json").read_text())
-        return (spec, ["data/split/search.npz", "data/split/validation.npz"], "data/split/holdout.npz",
-                params["train_final"][space]["batch_size"])
+        return (
+            spec,
+            ["data/split/search.npz", "data/split/validation.npz"],
+            "data/split/holdout.npz",
+            params["train_final"][space]["batch_size"],
+        )
     section = params[stage]
     return section["model"], ["data/split/train.npz"], "data/split/validation.npz", section["batch_size"]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temporary one")
@@ -126,11 +137,16 @@ def main():
         work = args.keep or Path(temporary)
         project = work / "project"
         subprocess.run(["git", "clone", "--quiet", str(args.repo.resolve()), str(project)], check=True)
-        env = {**os.environ, "DVC_NO_ANALYTICS": "1",
-               "DVC_SITE_CACHE_DIR": str(work / "dvc-site-cache"),
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env = {
+            **os.environ,
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(work / "dvc-site-cache"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
         # What a run commits to git (dvc.lock, metrics, the report) is made afresh.
-        subprocess.run(["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics"], cwd=project, check=True)
+        subprocess.run(
+            ["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics"], cwd=project, check=True
+        )
         params = yaml.safe_load((project / "params.yaml").read_text())
 
         rows = []
@@ -158,8 +174,14 @@ def main():
         prediction = json.loads(output.strip().splitlines()[-1])
 
     figures = {
-        "date": time.strftime("%Y-%m-%d"), "machine": machine(), "stages": rows, "total_s": total, "noop_repro_s": noop_repro,
-        "status_s": status, "final": prediction["final"], "predict_images_per_s": prediction["images_per_second"],
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "stages": rows,
+        "total_s": total,
+        "noop_repro_s": noop_repro,
+        "status_s": status,
+        "final": prediction["final"],
+        "predict_images_per_s": prediction["images_per_second"],
         "test_accuracy": {name: value["accuracy"] for name, value in scores.items()},
     }
     print(report(figures))
@@ -176,17 +198,28 @@ def machine() -> str:
 
 
 def report(figures) -> str:
-    lines = [f"Benchmark of a full default run, {figures['date']}, {figures['machine']}", "",
-             "| stage | wall time | peak memory | images/s | bare Keras images/s | step time, pipeline / bare |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"Benchmark of a full default run, {figures['date']}, {figures['machine']}",
+        "",
+        "| stage | wall time | peak memory | images/s | bare Keras images/s | step time, pipeline / bare |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for row in figures["stages"]:
-        speed = (f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x"
-                 if "ratio" in row else " | | ")
+        speed = (
+            f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x"
+            if "ratio" in row
+            else " | | "
+        )
         lines.append(f"| {row['stage']} | {row['wall_s']:,.1f} s | {row['peak_gib']:.2f} GiB | {speed} |")
     lines.append(f"| all | {figures['total_s']:,.0f} s ({figures['total_s'] / 60:.1f} min) | | | | |")
-    lines += ["", f"no-op `dvc repro`: {figures['noop_repro_s']:.1f} s; `dvc status`: {figures['status_s']:.1f} s",
-              f"prediction, final model ({figures['final']}): {figures['predict_images_per_s']:,.0f} images/s", "",
-              "| model | test accuracy |", "| --- | ---: |"]
+    lines += [
+        "",
+        f"no-op `dvc repro`: {figures['noop_repro_s']:.1f} s; `dvc status`: {figures['status_s']:.1f} s",
+        f"prediction, final model ({figures['final']}): {figures['predict_images_per_s']:,.0f} images/s",
+        "",
+        "| model | test accuracy |",
+        "| --- | ---: |",
+    ]
     lines += [f"| {name} | {accuracy:.4f} |" for name, accuracy in figures["test_accuracy"].items()]
     return "\n".join(lines)
 

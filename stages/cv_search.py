@@ -26,14 +26,21 @@ import optuna
 from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.training.distribution import strategy_scope
 from stages.lib.core.errors import ParamsError
-from stages.lib.search.objectives import cross_validation_objective, trial_objective
 from stages.lib.core.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
-from stages.lib.search.spaces import study_name
 from stages.lib.data.splitting import balanced_subset
+from stages.lib.search.objectives import cross_validation_objective, trial_objective
 from stages.lib.search.results import best_trial, summary, trial_table
-from stages.lib.search.studies import STORAGE_ENV, n_trials, open_study, optimize, storage_url, wait_for_others
+from stages.lib.search.spaces import study_name
+from stages.lib.search.studies import (
+    STORAGE_ENV,
+    n_trials,
+    open_study,
+    optimize,
+    storage_url,
+    wait_for_others,
+)
+from stages.lib.training.distribution import strategy_scope
 
 
 def digest(*arrays: np.ndarray) -> str:
@@ -56,8 +63,10 @@ def main(args):
         data = [x, y]
     name, url = study_name(args.space, search, space, options["seed"], digest(*data)), storage_url(search)
     if args.worker and url is None:
-        raise ParamsError(f"a worker joins a study in a shared database: set cv_search.storage or ${STORAGE_ENV} "
-                          "to its URL (postgresql://user:password@host/database)")
+        raise ParamsError(
+            f"a worker joins a study in a shared database: set cv_search.storage or ${STORAGE_ENV} "
+            "to its URL (postgresql://user:password@host/database)"
+        )
     if search.method == "optuna":
         objective = trial_objective(search, space, (x, y), validation, **options)
     else:
@@ -84,9 +93,12 @@ def main(args):
 
 def arguments(parser):
     parser.add_argument("space", choices=FINALISTS)
-    parser.add_argument("--worker", action="store_true",
-                        help="join the space's study in cv_search.storage and run trials until it has n_trials; "
-                             "write nothing (the stage writes the results)")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="join the space's study in cv_search.storage and run trials until it has n_trials; "
+        "write nothing (the stage writes the results)",
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import logging
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.errors import DownloadError
-from stages.lib.data.fetching import MIRROR_ENV, fetch, sources
 from stages.lib.core.paths import RAW_DIR
+from stages.lib.data.fetching import MIRROR_ENV, fetch, sources
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,9 @@ def main(args):
     dataset = load_params().dataset
     source_list = sources(dataset.mirrors)
     if not source_list:
-        raise DownloadError(f"no source to download from: set {MIRROR_ENV} or list dataset.mirrors in params.yaml")
+        raise DownloadError(
+            f"no source to download from: set {MIRROR_ENV} or list dataset.mirrors in params.yaml"
+        )
     for file in dataset.files.entries():
         source = fetch(file.filename, file.sha256, source_list, RAW_DIR / file.filename)
         log.info("%s: sha256 verified, from %s", file.filename, source)

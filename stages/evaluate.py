@@ -18,11 +18,18 @@ import pandas as pd
 from stages.lib.core.artifacts import load_arrays, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
+from stages.lib.core.model_files import load_model
+from stages.lib.core.paths import (
+    FINALISTS,
+    METRICS_DIR,
+    PREPARED_DIR,
+    best_config_path,
+    model_path,
+    training_log_dir,
+)
+from stages.lib.report.curves import learning_curves
 from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
 from stages.lib.report.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
-from stages.lib.core.model_files import load_model
-from stages.lib.core.paths import FINALISTS, METRICS_DIR, PREPARED_DIR, best_config_path, model_path, training_log_dir
-from stages.lib.report.curves import learning_curves
 from stages.lib.report.markdown import Run, write_report
 
 OUT_DIR = METRICS_DIR / "evaluate"
@@ -30,7 +37,9 @@ OUT_DIR = METRICS_DIR / "evaluate"
 
 def load_study(space: str):
     """The study cv_search@SPACE wrote (the only one in its SQLite file)."""
-    return optuna.load_study(study_name=None, storage=f"sqlite:///{METRICS_DIR / 'cv_search' / space / 'study.db'}")
+    return optuna.load_study(
+        study_name=None, storage=f"sqlite:///{METRICS_DIR / 'cv_search' / space / 'study.db'}"
+    )
 
 
 def main(args):
@@ -46,7 +55,9 @@ def main(args):
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
     predictions = {name: probabilities[name].argmax(axis=1) for name in models}
-    scores_per_class = pd.concat([per_class(y, predictions[name], classes).assign(model=name) for name in models])
+    scores_per_class = pd.concat(
+        [per_class(y, predictions[name], classes).assign(model=name) for name in models]
+    )
     final_confusion = confusion(y, predictions[final], classes)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
@@ -56,18 +67,33 @@ def main(args):
     for name, predicted in predictions.items():
         named = pd.DataFrame({"actual": y, "predicted": predicted}).map(classes.__getitem__)
         write_csv(OUT_DIR / f"predictions_{name}.csv", named)
-    write_report(OUT_DIR, Run(
-        params=params, dataset=params.dataset.name, classes=classes, x=x, y=y, probabilities=probabilities,
-        summaries=summaries, final=final, final_reason=final_reason,
-        held_out_accuracy={name: held_out_accuracy(name) for name in models},
-        held_out_images={name: params.split.holdout_size if name.endswith("_final") else params.split.validation_size
-                         for name in models},
-        per_class=scores_per_class, confusion=final_confusion,
-        learning_curves={name: learning_curves(training_log_dir(name) / "plots") for name in models},
-        search_results={space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS},
-        best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
-        studies={space: load_study(space) for space in FINALISTS},
-    ))
+    write_report(
+        OUT_DIR,
+        Run(
+            params=params,
+            dataset=params.dataset.name,
+            classes=classes,
+            x=x,
+            y=y,
+            probabilities=probabilities,
+            summaries=summaries,
+            final=final,
+            final_reason=final_reason,
+            held_out_accuracy={name: held_out_accuracy(name) for name in models},
+            held_out_images={
+                name: params.split.holdout_size if name.endswith("_final") else params.split.validation_size
+                for name in models
+            },
+            per_class=scores_per_class,
+            confusion=final_confusion,
+            learning_curves={name: learning_curves(training_log_dir(name) / "plots") for name in models},
+            search_results={
+                space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS
+            },
+            best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
+            studies={space: load_study(space) for space in FINALISTS},
+        ),
+    )
     print(pd.DataFrame(summaries).T.to_string(float_format="{:.4f}".format))
 
 

@@ -20,10 +20,10 @@ import sys
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.errors import DataError
-from stages.lib.report.final_choice import chosen_final
 from stages.lib.core.model_files import load_model
 from stages.lib.core.paths import FINALISTS, model_path
 from stages.lib.data.pictures import read_images
+from stages.lib.report.final_choice import chosen_final
 
 MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS))
 
@@ -41,8 +41,14 @@ def main(args):
             continue
         probabilities = model.predict(images, verbose=0)
         for index, row in enumerate(probabilities):
-            answers.append({"file": path, **({"index": index} if path.endswith(".npy") else {}),
-                            "class": classes[row.argmax()], "probability": float(row.max())})
+            answers.append(
+                {
+                    "file": path,
+                    **({"index": index} if path.endswith(".npy") else {}),
+                    "class": classes[row.argmax()],
+                    "probability": float(row.max()),
+                }
+            )
     if args.json:
         print(json.dumps({"model": name, "predictions": answers}, indent=2))
     for answer in answers:
@@ -57,7 +63,9 @@ def main(args):
 
 def arguments(parser):
     parser.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or .npy files")
-    parser.add_argument("--model", choices=MODELS, default="final", help="which trained model (default: final)")
+    parser.add_argument(
+        "--model", choices=MODELS, default="final", help="which trained model (default: final)"
+    )
     parser.add_argument("--json", action="store_true", help="print the answers as JSON")
 
 

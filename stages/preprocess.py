@@ -11,8 +11,8 @@ import logging
 from stages.lib.core.artifacts import save_arrays
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.data.idx import load_dataset
 from stages.lib.core.paths import PREPARED_DIR, RAW_DIR
+from stages.lib.data.idx import load_dataset
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ the last epoch's figures; plots/ with each epoch's loss and accuracy).
 from stages.lib.core.artifacts import load_arrays
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.training.distribution import strategy_scope
 from stages.lib.core.model_files import save_model
 from stages.lib.core.paths import SPLIT_DIR, model_path, training_log_dir
+from stages.lib.training.distribution import strategy_scope
 from stages.lib.training.fitting import train
 
 MODELS = ("baseline", "big")

@@ -12,10 +12,10 @@ Writes models/SPACE_final.keras and, through dvclive, metrics/train_final/SPACE/
 from stages.lib.core.artifacts import load_arrays, load_images, read_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.training.distribution import strategy_scope
 from stages.lib.core.model_files import save_model
 from stages.lib.core.paths import FINALISTS, SPLIT_DIR, best_config_path, model_path, training_log_dir
 from stages.lib.core.specs import validate_spec
+from stages.lib.training.distribution import strategy_scope
 from stages.lib.training.fitting import train
 
 

@@ -32,7 +32,9 @@ def pytest_testnodedown(node, error):
 def pytest_collection_modifyitems(items):
     """The modules that run whole projects first, then the other slow ones: the two test
     processes (xdist, which hands out a module at a time) start the longest work first."""
-    items.sort(key=lambda item: (item.get_closest_marker("project") is None, item.get_closest_marker("slow") is None))
+    items.sort(
+        key=lambda item: (item.get_closest_marker("project") is None, item.get_closest_marker("slow") is None)
+    )
 
 
 def pytest_terminal_summary(terminalreporter):

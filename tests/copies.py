@@ -14,7 +14,10 @@ def copy_repository(destination: Path) -> Path:
     """The files git tracks (and new ones it does not ignore), but GENERATED."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     for name in listed:
         if (REPO / name).is_file() and not name.startswith(GENERATED):

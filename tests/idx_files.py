@@ -40,5 +40,8 @@ def write_mirror(folder: Path, train: tuple, test: tuple, prefix: str = "") -> d
     for role, data in contents.items():
         compressed = gzip.compress(data, mtime=0)
         (folder / (prefix + MNIST_FILES[role])).write_bytes(compressed)
-        files[role] = {"filename": prefix + MNIST_FILES[role], "sha256": hashlib.sha256(compressed).hexdigest()}
+        files[role] = {
+            "filename": prefix + MNIST_FILES[role],
+            "sha256": hashlib.sha256(compressed).hexdigest(),
+        }
     return files

@@ -37,12 +37,30 @@ def server():
         as_owner = ["runuser", "-u", "postgres", "--"]
     data, port = folder / "data", free_port()
     try:
-        subprocess.run([*as_owner, BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True)
-        subprocess.run([*as_owner, BIN / "pg_ctl", "-D", data, "-l", folder / "server.log", "-w", "-o",
-                        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*as_owner, BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_owner,
+                BIN / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                folder / "server.log",
+                "-w",
+                "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_owner, BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_owner, BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)

@@ -24,27 +24,60 @@ SMALL_SETTINGS = {
         "optuna": {"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
         "spaces": {
             "mlp": {
-                "n_trials": 4, "epochs": 2, "train_images": 600, "max_multiply_adds": 40000,
-                "model": {"family": "mlp", "hidden_units": [32], "dropout": 0.1, "optimizer": "adam",
-                          "learning_rate": 0.002, "lr_schedule": "cosine",
-                          "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
-                "search": {"width": {"low": 16, "high": 64, "log": True},
-                           "learning_rate": {"low": 0.001, "high": 0.01, "log": True}},
+                "n_trials": 4,
+                "epochs": 2,
+                "train_images": 600,
+                "max_multiply_adds": 40000,
+                "model": {
+                    "family": "mlp",
+                    "hidden_units": [32],
+                    "dropout": 0.1,
+                    "optimizer": "adam",
+                    "learning_rate": 0.002,
+                    "lr_schedule": "cosine",
+                    "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
+                },
+                "search": {
+                    "width": {"low": 16, "high": 64, "log": True},
+                    "learning_rate": {"low": 0.001, "high": 0.01, "log": True},
+                },
             },
             "cnn": {
-                "n_trials": 3, "epochs": 2, "train_images": 600, "max_multiply_adds": 1000000,
-                "model": {"family": "cnn", "blocks": [[4], [8]], "kernel_size": 5, "dense_units": 16,
-                          "dropout": 0.1, "optimizer": "adam", "learning_rate": 0.004, "lr_schedule": "cosine",
-                          "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}},
+                "n_trials": 3,
+                "epochs": 2,
+                "train_images": 600,
+                "max_multiply_adds": 1000000,
+                "model": {
+                    "family": "cnn",
+                    "blocks": [[4], [8]],
+                    "kernel_size": 5,
+                    "dense_units": 16,
+                    "dropout": 0.1,
+                    "optimizer": "adam",
+                    "learning_rate": 0.004,
+                    "lr_schedule": "cosine",
+                    "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
+                },
                 "search": {"filters_1": {"low": 2, "high": 8}, "augmentation": {"low": 0.0, "high": 1.0}},
             },
         },
     },
-    # The tiny CNN is near chance after 2 epochs of 9 batches (0.23-0.34 on 300 validation images), 0.56-0.63 after 4.
+    # The tiny CNN is near chance after 2 epochs of 9 batches (0.23-0.34 on 300 validation images),
+    # 0.56-0.63 after 4.
     "train_final": {"mlp": {"epochs": 2, "batch_size": 128}, "cnn": {"epochs": 4, "batch_size": 128}},
 }
-ALL_STAGES = ["download", "preprocess", "split", "train_baseline", "train_big",
-              "cv_search@mlp", "cv_search@cnn", "train_final@mlp", "train_final@cnn", "evaluate"]
+ALL_STAGES = [
+    "download",
+    "preprocess",
+    "split",
+    "train_baseline",
+    "train_big",
+    "cv_search@mlp",
+    "cv_search@cnn",
+    "train_final@mlp",
+    "train_final@cnn",
+    "evaluate",
+]
 MODELS = ("baseline", "big", "mlp_final", "cnn_final")
 
 
@@ -55,7 +88,9 @@ class Project:
     def run(self, *command: str, check: bool = True) -> str:
         result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+            pytest.fail(
+                f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result.stdout + result.stderr
 
     def repro(self, *args: str) -> list[str]:
@@ -98,15 +133,19 @@ def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project
     record_dir = tmp_path_factory.mktemp("record")
     env = {
         **{name: value for name, value in os.environ.items() if name not in MIRROR_ENVS},
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "recording"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO / "tests" / "recording"), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
         "MNIST_DVC_RECORD": str(record_dir),
         "DATASET_MIRROR": str(mirror),
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(tmp_path_factory.mktemp("dvc_site_cache")),
         # `dvc queue start` workers run a bare `dvc`: this environment's must come first.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
     }
     project = Project(root, env, record_dir)
     project.run("git", "init", "-q", "-b", "main")

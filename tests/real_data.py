@@ -18,9 +18,9 @@ from typing import Mapping
 from stages.lib.core.config import PARAMS_FILE, load_params
 from stages.lib.core.dataset import Dataset
 from stages.lib.core.errors import DownloadError
+from stages.lib.core.paths import RAW_DIR
 from stages.lib.data.fetching import fetch, sources
 from stages.lib.data.idx import load_images_and_labels
-from stages.lib.core.paths import RAW_DIR
 from tests import REPO
 
 CACHE_ENV = "MNIST_DVC_CACHE"
@@ -42,15 +42,19 @@ def dataset() -> Dataset:
 def dataset_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """A folder holding the dataset's four files, each with its sha256 checked."""
     folder = cache_folder(environ) / dataset().name
-    source_list = sources([], environ) + [str(path) for path in LOCAL_COPIES if path.is_dir()] + dataset().mirrors
+    source_list = (
+        sources([], environ) + [str(path) for path in LOCAL_COPIES if path.is_dir()] + dataset().mirrors
+    )
     try:
         for file in dataset().files.entries():
             target = folder / file.filename
             if not (target.is_file() and _sha256(target) == file.sha256):
                 fetch(file.filename, file.sha256, source_list, target, timeout=10, attempts=2)
     except DownloadError as error:
-        raise DownloadError(f"the tests that train on real images need {dataset().name}'s files and found "
-                            f"them nowhere (they are kept in {folder} once found): {error}") from None
+        raise DownloadError(
+            f"the tests that train on real images need {dataset().name}'s files and found "
+            f"them nowhere (they are kept in {folder} once found): {error}"
+        ) from None
     return folder
 
 
@@ -65,7 +69,9 @@ def subset(folder: Path, train_size: int, test_size: int):
     files, parts = dataset().files, []
     for part, size in (("train", train_size), ("test", test_size)):
         images, labels = load_images_and_labels(
-            folder / getattr(files, f"{part}_images").filename, folder / getattr(files, f"{part}_labels").filename,
-            len(dataset().classes))
+            folder / getattr(files, f"{part}_images").filename,
+            folder / getattr(files, f"{part}_labels").filename,
+            len(dataset().classes),
+        )
         parts.append((images[:size], labels[:size]))
     return parts

@@ -35,8 +35,10 @@ def shapes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     images = rng.integers(0, 60, size=(count, 12, 16)).astype(np.uint8)
     rows, columns = np.mgrid[-3:4, -3:4]
     masks = [np.abs(np.hypot(rows, columns) - 3) < 0.7, np.abs(columns) <= 1, (rows == 0) | (columns == 0)]
-    for image, label, top, left in zip(images, labels, rng.integers(2, 4, count), rng.integers(3, 7, count)):
-        image[top:top + 7, left:left + 7][masks[label]] = 255
+    for image, label, top, left in zip(
+        images, labels, rng.integers(2, 4, count), rng.integers(3, 7, count), strict=True
+    ):
+        image[top : top + 7, left : left + 7][masks[label]] = 255
     return images, labels
 
 
@@ -44,8 +46,12 @@ def shapes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def shapes_project(tmp_path_factory) -> Project:
     """The project on a synthetic dataset: 3 named classes, 12x16 images."""
     mirror = tmp_path_factory.mktemp("shapes")
-    dataset = {"name": "Shapes", "classes": SHAPES, "mirrors": [],
-               "files": write_mirror(mirror, shapes(2400, 0), shapes(300, 1), prefix="shapes-")}
+    dataset = {
+        "name": "Shapes",
+        "classes": SHAPES,
+        "mirrors": [],
+        "files": write_mirror(mirror, shapes(2400, 0), shapes(300, 1), prefix="shapes-"),
+    }
     settings = copy.deepcopy(SMALL_SETTINGS)
     settings["split"]["validation_size"] = 300
     settings["cv_search"]["spaces"]["cnn"]["model"]["kernel_size"] = 3  # 12 rows: 10, 5, 3, 1
@@ -63,12 +69,19 @@ def test_another_dataset_runs_end_to_end_under_its_own_names(shapes_project):
     assert not re.search("digit|mnist", report, re.IGNORECASE), report
     per_class = (shapes_project.root / "metrics/evaluate/per_class.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in per_class[1:4]] == SHAPES
-    predictions = (shapes_project.root / "metrics/evaluate/predictions_cnn_final.csv").read_text().splitlines()
+    predictions = (
+        (shapes_project.root / "metrics/evaluate/predictions_cnn_final.csv").read_text().splitlines()
+    )
     assert {value for line in predictions[1:] for value in line.split(",")} <= set(SHAPES)
 
     np.save(shapes_project.root / "some.npy", shapes(4, 2)[0])
-    result = subprocess.run([sys.executable, "-m", "stages.predict", "--json", "some.npy"], cwd=shapes_project.root,
-                            env=shapes_project.env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.predict", "--json", "some.npy"],
+        cwd=shapes_project.root,
+        env=shapes_project.env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert [a["index"] for a in answer["predictions"]] == [0, 1, 2, 3]
@@ -127,8 +140,11 @@ def s3_server():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -140,7 +156,8 @@ def s3_server():
                 assert time.monotonic() < deadline and server.poll() is None, "moto_server did not start"
                 time.sleep(0.2)
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **S3_CREDENTIALS).create_bucket(
-            Bucket="mnist-dvc")
+            Bucket="mnist-dvc"
+        )
         yield endpoint
     finally:
         server.terminate()
@@ -151,15 +168,19 @@ S3_CREDENTIALS = {"aws_access_key_id": "test-key", "aws_secret_access_key": "tes
 
 
 @pytest.mark.parametrize("kind", ["directory", "s3"])
-def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(shapes_project, sweep, tmp_path, kind,
-                                                                             request):
+def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(
+    shapes_project, sweep, tmp_path, kind, request
+):
     """Machine A (the shapes project, with its committed run and the sweep's
     experiments) shares through a git remote and a DVC remote; machine B clones, pulls
     and reproduces: nothing is recomputed, and (S3) A's experiments come across with
     their outputs."""
     project = shapes_project
-    env = {**project.env, "AWS_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
-           "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"]}
+    env = {
+        **project.env,
+        "AWS_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"],
+    }
     origin = tmp_path / "origin.git"
     url = "s3://mnist-dvc/cache" if kind == "s3" else str(tmp_path / "dvc-remote")
 
@@ -168,7 +189,15 @@ def test_a_second_clone_pulls_results_and_experiments_and_recomputes_nothing(sha
         # every commit and experiment, and nothing goes into committed config.
         machine.run("dvc", "remote", "add", "--local", "--force", "--default", "shared", url)
         if kind == "s3":
-            machine.run("dvc", "remote", "modify", "--local", "shared", "endpointurl", request.getfixturevalue("s3_server"))
+            machine.run(
+                "dvc",
+                "remote",
+                "modify",
+                "--local",
+                "shared",
+                "endpointurl",
+                request.getfixturevalue("s3_server"),
+            )
 
     machine_a = Project(project.root, env, project.record_dir)
     use_remote(machine_a)

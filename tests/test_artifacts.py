@@ -26,8 +26,13 @@ def test_a_stage_stopped_by_sigterm_mid_write_leaves_no_file(tmp_path):
     target = tmp_path / "out.npz"
     script = tmp_path / "stage.py"
     script.write_text(STAGE)
-    process = subprocess.Popen([sys.executable, "-m", "stage", str(target)], cwd=tmp_path,
-                               env={"PYTHONPATH": str(REPO), "PATH": ""}, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stage", str(target)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout.readline() == "writing\n"
         assert list(tmp_path.glob(".out.tmp*"))  # the write is under way

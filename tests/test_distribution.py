@@ -6,9 +6,9 @@ import sys
 import pytest
 
 from stages.lib.core.config import Distribution
-from stages.lib.training.distribution import strategy_scope
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import checked
+from stages.lib.training.distribution import strategy_scope
 from tests import REPO
 
 
@@ -18,16 +18,24 @@ def distribution(settings: dict) -> Distribution:
 
 def test_params_default_to_one_device_in_float32():
     assert distribution({"strategy": "none", "cpu_devices": 1}).model_dump() == {
-        "strategy": "none", "cpu_devices": 1, "mixed_precision": False}
+        "strategy": "none",
+        "cpu_devices": 1,
+        "mixed_precision": False,
+    }
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"strategy": "mirored", "cpu_devices": 1}, "did you mean 'mirrored'"),
-    ({"strategy": "mirrored", "cpu_devices": 0}, "distribution.cpu_devices"),
-    ({"strategy": "multi_worker", "cpu_devices": 1}, "keras-team/keras#20585"),
-    ({"strategy": "none", "cpu_devices": 1, "mixed_precision": "yes"},
-     "distribution.mixed_precision must be true or false, got 'yes'"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"strategy": "mirored", "cpu_devices": 1}, "did you mean 'mirrored'"),
+        ({"strategy": "mirrored", "cpu_devices": 0}, "distribution.cpu_devices"),
+        ({"strategy": "multi_worker", "cpu_devices": 1}, "keras-team/keras#20585"),
+        (
+            {"strategy": "none", "cpu_devices": 1, "mixed_precision": "yes"},
+            "distribution.mixed_precision must be true or false, got 'yes'",
+        ),
+    ],
+)
 def test_bad_settings_are_refused_with_the_reason(settings, message):
     with pytest.raises(ParamsError, match=message.replace("(", r"\(")):
         distribution(settings)
@@ -42,7 +50,9 @@ def test_the_devices_are_logged_and_mixed_precision_needs_a_gpu(caplog):
     with caplog.at_level("INFO", logger="stages.lib.training.distribution"):
         strategy_scope(settings)
     assert caplog.messages == [f"training on the CPU ({os.cpu_count()} cores, no GPU visible to TensorFlow)"]
-    with pytest.raises(ParamsError, match="distribution.mixed_precision needs a GPU, and TensorFlow sees none"):
+    with pytest.raises(
+        ParamsError, match="distribution.mixed_precision needs a GPU, and TensorFlow sees none"
+    ):
         strategy_scope(settings.model_copy(update={"mixed_precision": True}))
 
 
@@ -74,8 +84,9 @@ print("RESULT", json.dumps({"replicas": replicas, "accuracy": history["val_accur
 
 def trained_with(strategy: str, cpu_devices: int, dataset_folder) -> dict:
     settings = json.dumps({"strategy": strategy, "cpu_devices": cpu_devices, "mixed_precision": False})
-    result = subprocess.run([sys.executable, "-c", TRAIN, settings, str(dataset_folder)], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN, settings, str(dataset_folder)], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     return {**json.loads(line.removeprefix("RESULT ")), "log": result.stderr}
@@ -86,7 +97,9 @@ def test_mirrored_over_two_cpu_devices_learns_as_well_as_one_device(dataset_fold
     plain = trained_with("none", 1, dataset_folder)
     mirrored = trained_with("mirrored", 2, dataset_folder)
     assert plain["replicas"] == 1 and mirrored["replicas"] == 2
-    assert "training on the CPU (" in plain["log"] and "training on 2 logical CPU devices (" in mirrored["log"]
+    assert (
+        "training on the CPU (" in plain["log"] and "training on 2 logical CPU devices (" in mirrored["log"]
+    )
     print(plain["accuracy"], mirrored["accuracy"])
     assert plain["accuracy"] > 0.85
     # The same seeded stream, with each batch's gradient summed over two halves: the

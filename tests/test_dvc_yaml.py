@@ -87,15 +87,18 @@ def test_metrics_stay_in_git_and_every_stage_but_evaluate_is_run_cached():
     for name, stage in STAGES.items():
         for entry in stage.get("metrics", []):
             assert next(iter(entry.values())) == {"cache": False}
-        uncached = [next(iter(entry)) for entry in stage.get("outs", [])
-                    if isinstance(entry, dict) and next(iter(entry.values())).get("cache") is False]
+        uncached = [
+            next(iter(entry))
+            for entry in stage.get("outs", [])
+            if isinstance(entry, dict) and next(iter(entry.values())).get("cache") is False
+        ]
         assert uncached == (["metrics/evaluate"] if name == "evaluate" else []), name
 
 
 def test_every_plot_reads_a_stage_output():
     outputs = [p for stage in STAGES.values() for p in paths(stage.get("outs")) + paths(stage.get("metrics"))]
     for plot in DVC_YAML["plots"]:
-        (plot_id, options), = plot.items()
+        ((plot_id, options),) = plot.items()
         files = list(options["y"]) if isinstance(options.get("y"), dict) else [plot_id]
         for file in files:
             assert any(file == out or file.startswith(out + "/") for out in outputs), file

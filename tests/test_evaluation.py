@@ -50,13 +50,34 @@ def finalists(tmp_path, monkeypatch, mlp, cnn):
     monkeypatch.chdir(tmp_path)
     for stage, accuracy in (("train_final/mlp", mlp), ("train_final/cnn", cnn), ("train_big", 0.98)):
         (tmp_path / "metrics" / stage).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "metrics" / stage / "metrics.json").write_text(json.dumps({"eval": {"accuracy": accuracy}}))
+        (tmp_path / "metrics" / stage / "metrics.json").write_text(
+            json.dumps({"eval": {"accuracy": accuracy}})
+        )
     (tmp_path / "models/best_config").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "models/best_config/mlp.json").write_text(json.dumps(
-        {"family": "mlp", "hidden_units": [100], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.001}))
-    (tmp_path / "models/best_config/cnn.json").write_text(json.dumps(
-        {"family": "cnn", "blocks": [[8], [16]], "kernel_size": 5, "dense_units": 32, "dropout": 0.0,
-         "optimizer": "adam", "learning_rate": 0.001}))
+    (tmp_path / "models/best_config/mlp.json").write_text(
+        json.dumps(
+            {
+                "family": "mlp",
+                "hidden_units": [100],
+                "dropout": 0.0,
+                "optimizer": "adam",
+                "learning_rate": 0.001,
+            }
+        )
+    )
+    (tmp_path / "models/best_config/cnn.json").write_text(
+        json.dumps(
+            {
+                "family": "cnn",
+                "blocks": [[8], [16]],
+                "kernel_size": 5,
+                "dense_units": 32,
+                "dropout": 0.0,
+                "optimizer": "adam",
+                "learning_rate": 0.001,
+            }
+        )
+    )
 
 
 def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp_path, monkeypatch):

@@ -46,9 +46,17 @@ def server():
 
 
 def test_mirror_env_comes_first():
-    assert sources(["https://a/", "https://b/"], {MIRROR_ENV: "/local"}) == ["/local", "https://a/", "https://b/"]
+    assert sources(["https://a/", "https://b/"], {MIRROR_ENV: "/local"}) == [
+        "/local",
+        "https://a/",
+        "https://b/",
+    ]
     assert sources(["https://a/"], {"MNIST_MIRROR": "/old"}) == ["/old", "https://a/"]  # the older name
-    assert sources(["https://a/"], {MIRROR_ENV: "/new", "MNIST_MIRROR": "/old"}) == ["/new", "/old", "https://a/"]
+    assert sources(["https://a/"], {MIRROR_ENV: "/new", "MNIST_MIRROR": "/old"}) == [
+        "/new",
+        "/old",
+        "https://a/",
+    ]
     assert sources(["https://a/"], {}) == ["https://a/"]
 
 
@@ -61,7 +69,9 @@ def test_location_joins_folders_and_urls():
 def test_local_folder(tmp_path):
     (tmp_path / "mirror").mkdir()
     (tmp_path / "mirror" / "f.gz").write_bytes(CONTENT)
-    assert fetch("f.gz", SHA, [str(tmp_path / "mirror")], tmp_path / "out" / "f.gz") == str(tmp_path / "mirror")
+    assert fetch("f.gz", SHA, [str(tmp_path / "mirror")], tmp_path / "out" / "f.gz") == str(
+        tmp_path / "mirror"
+    )
     assert (tmp_path / "out" / "f.gz").read_bytes() == CONTENT
 
 
@@ -84,7 +94,13 @@ def test_no_source_works_lists_every_source(tmp_path, server):
     url, routes = server
     routes["/bad/f.gz"] = [(200, b"not MNIST")]
     with pytest.raises(DownloadError) as error:
-        fetch("f.gz", SHA, [str(tmp_path / "nowhere"), f"{url}/missing", f"{url}/bad"], tmp_path / "f.gz", backoff=0)
+        fetch(
+            "f.gz",
+            SHA,
+            [str(tmp_path / "nowhere"), f"{url}/missing", f"{url}/bad"],
+            tmp_path / "f.gz",
+            backoff=0,
+        )
     message = str(error.value)
     assert f"{tmp_path / 'nowhere' / 'f.gz'}: no such file" in message
     assert f"{url}/missing/f.gz: HTTP 404" in message
@@ -108,7 +124,9 @@ def test_body_cut_short_is_retried_and_named(tmp_path, server):
     routes["/cut/f.gz"] = [cut]
     assert fetch("f.gz", SHA, [f"{url}/flaky"], tmp_path / "out" / "f.gz", backoff=0) == f"{url}/flaky"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["f.gz"]
-    with pytest.raises(DownloadError, match=rf"{url}/cut/f.gz: CutShort: body cut short: got 100 of {len(CONTENT)} bytes"):
+    with pytest.raises(
+        DownloadError, match=rf"{url}/cut/f.gz: CutShort: body cut short: got 100 of {len(CONTENT)} bytes"
+    ):
         fetch("f.gz", SHA, [f"{url}/cut"], tmp_path / "again" / "f.gz", backoff=0)
     assert not (tmp_path / "again").exists() or list((tmp_path / "again").iterdir()) == []
 

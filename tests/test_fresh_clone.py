@@ -34,7 +34,9 @@ def http_mirror(folder):
         def log_message(self, format, *args):
             requested.append(self.path)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/", requested
@@ -47,10 +49,24 @@ def run_tests(clone, cache, *options, **environ) -> subprocess.CompletedProcess:
     """pytest on tests/test_idx.py in `clone`, with `cache` as the dataset cache and no
     dataset source in the environment but those given."""
     env = {name: value for name, value in os.environ.items() if name not in (*MIRROR_ENVS, CACHE_ENV)}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={clone.parent / 'pytest'}",
-               *options, "tests/test_idx.py"]
-    return subprocess.run(command, cwd=clone, env={**env, CACHE_ENV: str(cache), "COLUMNS": "200", **environ},
-                          capture_output=True, text=True, timeout=600)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--basetemp={clone.parent / 'pytest'}",
+        *options,
+        "tests/test_idx.py",
+    ]
+    return subprocess.run(
+        command,
+        cwd=clone,
+        env={**env, CACHE_ENV: str(cache), "COLUMNS": "200", **environ},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def user_clone(tmp_path):

@@ -82,7 +82,9 @@ def test_load_dataset_scales_to_unit_float32(tmp_path):
 def test_transposed_datasets_are_read_upright(tmp_path):
     """EMNIST's files hold each image column by column."""
     upright = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)
-    files = write_mirror(tmp_path, (upright.transpose(0, 2, 1), np.array([1])), (upright.transpose(0, 2, 1), np.array([0])))
+    files = write_mirror(
+        tmp_path, (upright.transpose(0, 2, 1), np.array([1])), (upright.transpose(0, 2, 1), np.array([0]))
+    )
     x, _ = load_dataset(tmp_path, DatasetFiles.model_validate(files), 10, transpose=True)["test"]
     np.testing.assert_allclose(x * 255, upright)
 
@@ -90,8 +92,11 @@ def test_transposed_datasets_are_read_upright(tmp_path):
 def test_test_images_of_another_size_name_the_file(tmp_path):
     small, large = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 32, 32), np.uint8)
     files = write_mirror(tmp_path, (small, np.array([7])), (large, np.array([2])))
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: images of \(32, 32\) pixels, but the "
-                                        r"training images in .*train-images-idx3-ubyte.gz are \(28, 28\)"):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-images-idx3-ubyte.gz: images of \(32, 32\) pixels, but the "
+        r"training images in .*train-images-idx3-ubyte.gz are \(28, 28\)",
+    ):
         load_dataset(tmp_path, DatasetFiles.model_validate(files), 10)
 
 

@@ -72,7 +72,7 @@ def test_the_library_has_no_import_cycle():
     done, active = set(), []
 
     def visit(module):
-        assert module not in active, f"import cycle: {' -> '.join(active[active.index(module):] + [module])}"
+        assert module not in active, f"import cycle: {' -> '.join(active[active.index(module) :] + [module])}"
         if module not in done:
             active.append(module)
             for name in graph[module]:

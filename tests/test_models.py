@@ -2,12 +2,18 @@ import numpy as np
 import pytest
 
 from stages.lib.core.errors import ParamsError
-from stages.lib.training.models import build_model
 from stages.lib.core.specs import validate_spec
+from stages.lib.training.models import build_model
 
 MLP = {"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "rmsprop", "learning_rate": 1e-3}
-LENET = {"family": "lenet", "filters": [64, 128], "kernel_size": 5, "dense_units": 120,
-         "optimizer": "adam", "learning_rate": 5e-4}
+LENET = {
+    "family": "lenet",
+    "filters": [64, 128],
+    "kernel_size": 5,
+    "dense_units": 120,
+    "optimizer": "adam",
+    "learning_rate": 5e-4,
+}
 
 
 def layer_kinds(model):
@@ -30,7 +36,14 @@ def test_notebook_000_big_model_with_dropout():
 def test_notebook_003_lenet():
     model = build_model(validate_spec(LENET, "m"), (28, 28), 10)
     assert layer_kinds(model) == [
-        "Reshape", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"
+        "Reshape",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
     ]
     conv1 = 5 * 5 * 1 * 64 + 64
     conv2 = 5 * 5 * 64 * 128 + 128
@@ -40,21 +53,42 @@ def test_notebook_003_lenet():
 
 
 def test_outputs_are_class_probabilities():
-    probabilities = build_model(validate_spec(LENET, "m"), (28, 28), 10).predict(np.zeros((3, 28, 28), np.float32), verbose=0)
+    probabilities = build_model(validate_spec(LENET, "m"), (28, 28), 10).predict(
+        np.zeros((3, 28, 28), np.float32), verbose=0
+    )
     assert probabilities.shape == (3, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-CNN = {"family": "cnn", "blocks": [[8], [16, 16]], "kernel_size": 3, "dense_units": 32, "dropout": 0.25,
-       "optimizer": "adamw", "learning_rate": 2e-3, "weight_decay": 1e-4, "lr_schedule": "cosine"}
+CNN = {
+    "family": "cnn",
+    "blocks": [[8], [16, 16]],
+    "kernel_size": 3,
+    "dense_units": 32,
+    "dropout": 0.25,
+    "optimizer": "adamw",
+    "learning_rate": 2e-3,
+    "weight_decay": 1e-4,
+    "lr_schedule": "cosine",
+}
 
 
 def test_cnn_blocks_with_batch_normalization():
     model = build_model(validate_spec(CNN, "cnn"), (28, 28), 10, total_steps=100)
     conv = ["Conv2D", "BatchNormalization", "ReLU"]
     assert layer_kinds(model) == [
-        "Reshape", *conv, "MaxPooling2D", *conv, *conv, "MaxPooling2D",
-        "Flatten", "Dense", "BatchNormalization", "ReLU", "Dropout", "Dense",
+        "Reshape",
+        *conv,
+        "MaxPooling2D",
+        *conv,
+        *conv,
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "BatchNormalization",
+        "ReLU",
+        "Dropout",
+        "Dense",
     ]
     # 28 -> 26 -> pool 13 -> 11 -> 9 -> pool 4: 4 * 4 * 16 features into the Dense layer.
     assert model.layers[-5].kernel.shape == (4 * 4 * 16, 32)
@@ -79,6 +113,9 @@ def test_training_keys_are_optional_with_stated_defaults():
     assert spec.augmentation.model_dump() == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
     with pytest.raises(ParamsError, match=r"model.augmentation.shift must be < 14.0, got 20"):
         validate_spec({**MLP, "augmentation": {"rotation": 5, "shift": 20, "scale": 0}}, "model")
-    with pytest.raises(ParamsError, match=r"model.lr_schedule must be one of 'constant', 'cosine', got 'cosin' "
-                                          r"\(did you mean 'cosine'\?\)"):
+    with pytest.raises(
+        ParamsError,
+        match=r"model.lr_schedule must be one of 'constant', 'cosine', got 'cosin' "
+        r"\(did you mean 'cosine'\?\)",
+    ):
         validate_spec({**MLP, "lr_schedule": "cosin"}, "model")

@@ -46,7 +46,9 @@ def test_first_repro_runs_all_eight_stages(project):
         # About 1,000 real digits and 2 to 4 epochs: well above chance, well below MNIST's best.
         assert scores[name]["accuracy"] > 0.3
         assert (project.root / f"models/{name}.keras").stat().st_size > 0
-        assert len((project.root / f"metrics/evaluate/predictions_{name}.csv").read_text().splitlines()) == 301
+        assert (
+            len((project.root / f"metrics/evaluate/predictions_{name}.csv").read_text().splitlines()) == 301
+        )
     assert abs(scores["random_guess"]["accuracy"] - 0.1) < 0.06
     assert scores["final"] in (scores["mlp_final"], scores["cnn_final"])
     for space, n_trials in (("mlp", 4), ("cnn", 3)):
@@ -62,12 +64,20 @@ def test_first_repro_runs_all_eight_stages(project):
         assert best["accuracy"] == summary["best_accuracy"] == complete["accuracy"].max()
         assert best["accuracy_low"] < best["accuracy"] < best["accuracy_high"]
         spec = project.read_json(f"models/best_config/{space}.json")
-        assert (spec["hidden_units"] == [best["width"]]) if space == "mlp" else spec["blocks"][0] == [best["filters_1"]]
-    history = (project.root / "metrics/train_baseline/plots/metrics/eval/accuracy.tsv").read_text().splitlines()
+        assert (
+            (spec["hidden_units"] == [best["width"]])
+            if space == "mlp"
+            else spec["blocks"][0] == [best["filters_1"]]
+        )
+    history = (
+        (project.root / "metrics/train_baseline/plots/metrics/eval/accuracy.tsv").read_text().splitlines()
+    )
     assert len(history) == 1 + 2  # header and two epochs
     report = (project.root / "metrics/evaluate/report.md").read_text()
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
-    assert len(figures) >= 4 and all((project.root / "metrics/evaluate" / f).stat().st_size > 0 for f in figures)
+    assert len(figures) >= 4 and all(
+        (project.root / "metrics/evaluate" / f).stat().st_size > 0 for f in figures
+    )
     assert f"scores {scores['baseline']['accuracy']:.4f}" in report
     assert report.startswith("# MNIST: the evaluation report")
     assert "MNIST's 28x28 grayscale images into 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in report
@@ -81,22 +91,37 @@ def test_second_repro_runs_nothing(project):
 def test_plots_show_embeds_the_numbers_of_the_files_it_draws(project, tmp_path):
     project.run("dvc", "plots", "show", "-o", str(tmp_path))
     page = (tmp_path / "index.html").read_text()
-    specs = {view: json.loads(spec)["data"]["values"] for view, spec in re.findall(
-        r'<div id = "(\w+)">\s*<script type = "text/javascript">\s*var spec = (.*?);\n', page)}
+    specs = {
+        view: json.loads(spec)["data"]["values"]
+        for view, spec in re.findall(
+            r'<div id = "(\w+)">\s*<script type = "text/javascript">\s*var spec = (.*?);\n', page
+        )
+    }
     assert len(specs) == len(yaml.safe_load((project.root / "dvc.yaml").read_text())["plots"])
     for split in ("train", "eval"):
-        curve = pd.read_csv(project.root / f"metrics/train_baseline/plots/metrics/{split}/accuracy.tsv", sep="\t")
-        drawn = [float(row["accuracy"]) for row in specs["Accuracy_per_epoch__training_and_held_out"]
-                 if row["filename"] == f"train_baseline/plots/metrics/{split}/accuracy.tsv"]
+        curve = pd.read_csv(
+            project.root / f"metrics/train_baseline/plots/metrics/{split}/accuracy.tsv", sep="\t"
+        )
+        drawn = [
+            float(row["accuracy"])
+            for row in specs["Accuracy_per_epoch__training_and_held_out"]
+            if row["filename"] == f"train_baseline/plots/metrics/{split}/accuracy.tsv"
+        ]
         assert drawn == curve["accuracy"].tolist()
     results = pd.read_csv(project.root / "metrics/cv_search/cnn/results.csv").dropna(subset=["accuracy"])
-    drawn = [(int(row["trial"]), float(row["accuracy"])) for row in specs["Validation_accuracy_per_trial"]
-             if row["filename"] == "cnn/results.csv" and row["accuracy"] != ""]
-    assert drawn == list(zip(results["trial"], results["accuracy"]))
+    drawn = [
+        (int(row["trial"]), float(row["accuracy"]))
+        for row in specs["Validation_accuracy_per_trial"]
+        if row["filename"] == "cnn/results.csv" and row["accuracy"] != ""
+    ]
+    assert drawn == list(zip(results["trial"], results["accuracy"], strict=True))
     predictions = pd.read_csv(project.root / "metrics/evaluate/predictions_cnn_final.csv", dtype=str)
-    drawn = [(row["actual"], row["predicted"]) for row in specs["Confusion_matrix__test_set"]
-             if row["filename"] == "predictions_cnn_final.csv"]
-    assert drawn == list(zip(predictions["actual"], predictions["predicted"]))
+    drawn = [
+        (row["actual"], row["predicted"])
+        for row in specs["Confusion_matrix__test_set"]
+        if row["filename"] == "predictions_cnn_final.csv"
+    ]
+    assert drawn == list(zip(predictions["actual"], predictions["predicted"], strict=True))
 
 
 def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_path):
@@ -111,8 +136,10 @@ def test_every_declared_plot_draws_its_data_in_headless_chromium(project, tmp_pa
     print(f"screenshot: {screenshot}")
     assert len(marks) == declared
     assert all(count > 0 for count in marks.values()), marks
-    trained = sum(pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")["accuracy"].notna().sum()
-                  for space in ("mlp", "cnn"))
+    trained = sum(
+        pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")["accuracy"].notna().sum()
+        for space in ("mlp", "cnn")
+    )
     assert marks["#Validation_accuracy_per_trial"] == trained  # one point per trained trial
     assert marks["#Confusion_matrix__test_set"] > 0
     image = matplotlib.image.imread(screenshot)
@@ -142,23 +169,38 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
         assert [dep for dep in deps if not any(within(path, [dep]) for path in record["read"])] == [], name
         assert [out for out in outs if not any(within(path, [out]) for path in record["written"])] == [], name
         declared = stage.get("params", [])
-        assert [key for key in record["params"]
-                if not any(key == d or key.startswith(d + ".") for d in declared)] == [], name
+        assert [
+            key for key in record["params"] if not any(key == d or key.startswith(d + ".") for d in declared)
+        ] == [], name
     assert seen == set(ALL_STAGES)
 
 
-TRAINING_STAGES = ["cv_search@cnn", "cv_search@mlp", "train_baseline", "train_big", "train_final@cnn", "train_final@mlp"]
+TRAINING_STAGES = [
+    "cv_search@cnn",
+    "cv_search@mlp",
+    "train_baseline",
+    "train_big",
+    "train_final@cnn",
+    "train_final@mlp",
+]
 
 
-@pytest.mark.parametrize("module, stages", [
-    ("stages/lib/report/markdown.py", ["evaluate"]),
-    ("stages/lib/search/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
-    # augmentation and model building: every training stage, not evaluate (it loads models, never builds them)
-    ("stages/lib/training/batches.py", TRAINING_STAGES),
-    ("stages/lib/data/splitting.py", ["cv_search@cnn", "cv_search@mlp", "download", "preprocess", "split"]),
-    ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
-    ("stages/evaluate.py", ["evaluate"]),
-])
+@pytest.mark.parametrize(
+    "module, stages",
+    [
+        ("stages/lib/report/markdown.py", ["evaluate"]),
+        ("stages/lib/search/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
+        # augmentation and model building: every training stage, not evaluate (it loads models,
+        # never builds them)
+        ("stages/lib/training/batches.py", TRAINING_STAGES),
+        (
+            "stages/lib/data/splitting.py",
+            ["cv_search@cnn", "cv_search@mlp", "download", "preprocess", "split"],
+        ),
+        ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
+        ("stages/evaluate.py", ["evaluate"]),
+    ],
+)
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):
     """What `dvc repro` would rerun (test_train_final_param_... reruns one for real): the
     stages whose script or package folders (dvc.yaml's deps) hold the changed file."""
@@ -206,9 +248,14 @@ def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, sign
         # SIGINT's default action restored, as in a terminal (a background job started
         # by a non-interactive shell, as CI may run us, inherits SIGINT ignored).
         process = subprocess.Popen(
-            ["dvc", "repro", "--single-item", "train_big"], cwd=project.root,
-            env={**project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            ["dvc", "repro", "--single-item", "train_big"],
+            cwd=project.root,
+            env={**project.env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         seen = []
         for line in process.stdout:
@@ -234,7 +281,9 @@ def test_interrupted_training_leaves_nothing_dvc_takes_as_complete(project, sign
 
 def trials(project, space="mlp") -> pd.DataFrame:
     """results.csv without what differs from run to run (seconds, who ran each trial)."""
-    return pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv").drop(columns=["seconds", "worker"])
+    return pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv").drop(
+        columns=["seconds", "worker"]
+    )
 
 
 def study_names(project, space="mlp") -> list[str]:
@@ -244,13 +293,22 @@ def study_names(project, space="mlp") -> list[str]:
 
 
 def test_the_search_gives_the_same_trials_and_winner_again_and_a_changed_space_is_a_new_study(project):
-    before, config, name = trials(project), project.read_json("models/best_config/mlp.json"), study_names(project)
+    before, config, name = (
+        trials(project),
+        project.read_json("models/best_config/mlp.json"),
+        study_names(project),
+    )
     try:
         project.run(sys.executable, "-m", "stages.cv_search", "mlp")
         pd.testing.assert_frame_equal(trials(project), before)
         assert project.read_json("models/best_config/mlp.json") == config and study_names(project) == name
-        project.edit_params("cv_search", spaces={**project.params()["cv_search"]["spaces"], "mlp": {
-            **project.params()["cv_search"]["spaces"]["mlp"], "n_trials": 2}})
+        project.edit_params(
+            "cv_search",
+            spaces={
+                **project.params()["cv_search"]["spaces"],
+                "mlp": {**project.params()["cv_search"]["spaces"]["mlp"], "n_trials": 2},
+            },
+        )
         project.run(sys.executable, "-m", "stages.cv_search", "mlp")
         assert project.read_json("metrics/cv_search/mlp/metrics.json")["trials"] == 2
         assert len(study_names(project)) == 1 and study_names(project) != name
@@ -271,8 +329,17 @@ def test_the_stage_and_two_workers_share_one_postgresql_study(project):
         with postgres.server() as url:
             env = {**project.env, "CV_SEARCH_STORAGE": url}
             command = [sys.executable, "-m", "stages.cv_search", "mlp"]
-            processes = [subprocess.Popen(command + extra, cwd=project.root, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, text=True) for extra in ([], ["--worker"], ["--worker"])]
+            processes = [
+                subprocess.Popen(
+                    command + extra,
+                    cwd=project.root,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                for extra in ([], ["--worker"], ["--worker"])
+            ]
             logs = [process.communicate(timeout=600)[0] for process in processes]
             assert [process.returncode for process in processes] == [0, 0, 0], logs
             results = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")

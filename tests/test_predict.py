@@ -11,9 +11,9 @@ import tensorflow as tf
 import yaml
 
 from stages.lib.core.errors import DataError
+from stages.lib.core.model_files import save_model
 from stages.lib.core.specs import validate_spec
 from stages.lib.data.pictures import read_images, to_model_input
-from stages.lib.core.model_files import save_model
 from stages.lib.training.fitting import train
 from tests import REPO
 from tests.real_data import subset
@@ -25,7 +25,9 @@ CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 @pytest.fixture(scope="module")
 def digits(dataset_folder):
     """3,000 training and 40 test digits as the pipeline feeds them: pixels in [0, 1]."""
-    return [((images / 255.0).astype(np.float32), labels) for images, labels in subset(dataset_folder, 3000, 40)]
+    return [
+        ((images / 255.0).astype(np.float32), labels) for images, labels in subset(dataset_folder, 3000, 40)
+    ]
 
 
 def as_users_photo(digit: np.ndarray, index: int) -> np.ndarray:
@@ -35,7 +37,7 @@ def as_users_photo(digit: np.ndarray, index: int) -> np.ndarray:
     ink = np.kron(digit, np.ones((scale, scale), np.float32))
     sheet = np.zeros((ink.shape[0] + 40, ink.shape[1] + 70), np.float32)
     top, left = 5 + 3 * (index % 7), 60 - 7 * (index % 9)
-    sheet[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    sheet[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
     return np.round(255 * (1.0 - sheet)).astype(np.uint8)
 
 
@@ -69,11 +71,14 @@ def test_centre_of_mass_is_centred_and_the_picture_fits_mnists_box(shape, box):
     assert abs((weights.sum(axis=0) * np.arange(shape[1])).sum() - (shape[1] - 1) / 2) <= 0.5
 
 
-@pytest.mark.parametrize("name, contents, message", [
-    ("empty.png", b"", "empty.png is empty"),
-    ("notes.png", b"not a picture", "notes.png is not a readable PNG or JPEG image"),
-    ("notes.txt", b"7", "notes.txt: expected a .png, .jpg, .jpeg or .npy file"),
-])
+@pytest.mark.parametrize(
+    "name, contents, message",
+    [
+        ("empty.png", b"", "empty.png is empty"),
+        ("notes.png", b"not a picture", "notes.png is not a readable PNG or JPEG image"),
+        ("notes.txt", b"7", "notes.txt: expected a .png, .jpg, .jpeg or .npy file"),
+    ],
+)
 def test_unusable_files_are_clear_errors(tmp_path, name, contents, message):
     (tmp_path / name).write_bytes(contents)
     with pytest.raises(DataError, match=message):
@@ -111,10 +116,21 @@ def workspace(tmp_path_factory, digits):
     params["dataset"]["classes"] = CLASSES
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     train_data, test_data = digits
-    cnn = validate_spec({"family": "lenet", "filters": [8, 16], "kernel_size": 5, "dense_units": 32,
-                         "optimizer": "adam", "learning_rate": 0.003}, "cnn")
-    mlp = validate_spec({"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam",
-                         "learning_rate": 0.0001}, "mlp")
+    cnn = validate_spec(
+        {
+            "family": "lenet",
+            "filters": [8, 16],
+            "kernel_size": 5,
+            "dense_units": 32,
+            "optimizer": "adam",
+            "learning_rate": 0.003,
+        },
+        "cnn",
+    )
+    mlp = validate_spec(
+        {"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.0001},
+        "mlp",
+    )
     for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
         model, _ = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
         save_model(model, root / "models" / f"{name}_final.keras")
@@ -124,8 +140,13 @@ def workspace(tmp_path_factory, digits):
 
 
 def predict(workspace, *args):
-    return subprocess.run([sys.executable, "-m", "stages.predict", *map(str, args)], cwd=workspace,
-                          env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "stages.predict", *map(str, args)],
+        cwd=workspace,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -154,4 +175,6 @@ def test_predict_prints_one_line_per_image(workspace, digits, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
-    assert all(re.fullmatch(rf".*: ({'|'.join(CLASSES)}) \(probability [01]\.\d{{3}}\)", line) for line in lines), lines
+    assert all(
+        re.fullmatch(rf".*: ({'|'.join(CLASSES)}) \(probability [01]\.\d{{3}}\)", line) for line in lines
+    ), lines

@@ -7,10 +7,17 @@ import pytest
 import yaml
 
 from stages.lib.core.config import Params
-from stages.lib.report.evaluation import calibration, confusion, most_confident_mistakes, most_confused, per_class, summarize
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
 from stages.lib.report.curves import learning_curves, overfitting
+from stages.lib.report.evaluation import (
+    calibration,
+    confusion,
+    most_confident_mistakes,
+    most_confused,
+    per_class,
+    summarize,
+)
 from stages.lib.report.markdown import Run, write_report
 from tests import REPO
 
@@ -26,7 +33,9 @@ def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy()
     assert table["count"].tolist() == [10, 10]
     assert table["accuracy"].tolist() == pytest.approx([0.3, 1.0])
     assert table["confidence"].tolist() == pytest.approx([0.6, 0.9])
-    assert table["lower"].tolist() == pytest.approx([0.5, 0.8]) and table["upper"].tolist() == pytest.approx([0.6, 0.9])
+    assert table["lower"].tolist() == pytest.approx([0.5, 0.8]) and table["upper"].tolist() == pytest.approx(
+        [0.6, 0.9]
+    )
 
 
 def test_a_calibrated_model_has_no_calibration_error():
@@ -36,9 +45,15 @@ def test_a_calibrated_model_has_no_calibration_error():
 
 
 def test_most_confused_pairs_are_the_largest_off_diagonal_cells():
-    frame = confusion(np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]), np.array([0, 1, 1, 1, 0, 2, 1, 1, 1]), ["a", "b", "c"])
+    frame = confusion(
+        np.array([0, 0, 0, 1, 1, 2, 2, 2, 2]), np.array([0, 1, 1, 1, 0, 2, 1, 1, 1]), ["a", "b", "c"]
+    )
     pairs = most_confused(frame)
-    assert pairs[["true", "predicted", "count"]].values.tolist() == [["c", "b", 3], ["a", "b", 2], ["b", "a", 1]]
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [
+        ["c", "b", 3],
+        ["a", "b", 2],
+        ["b", "a", 1],
+    ]
     assert pairs["share of true class"].tolist() == pytest.approx([3 / 4, 2 / 3, 1 / 2])
 
 
@@ -53,7 +68,8 @@ def write_dvclive(folder, train_loss, held_out_loss):
         (folder / "metrics" / split).mkdir(parents=True, exist_ok=True)
         for metric, values in (("loss", losses), ("accuracy", [1 - value for value in losses])):
             pd.DataFrame({"step": range(len(values)), metric: values}).to_csv(
-                folder / "metrics" / split / f"{metric}.tsv", sep="\t", index=False)
+                folder / "metrics" / split / f"{metric}.tsv", sep="\t", index=False
+            )
     return folder
 
 
@@ -84,20 +100,30 @@ def toy_study(method):
 
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.IntDistribution(1, 4)
-    for number, (state, correct, epochs) in enumerate([("COMPLETE", 900, 2), ("COMPLETE", 905, 2),
-                                                        ("PRUNED", 700, 1), ("PRUNED", None, None)]):
+    for number, (state, correct, epochs) in enumerate(
+        [("COMPLETE", 900, 2), ("COMPLETE", 905, 2), ("PRUNED", 700, 1), ("PRUNED", None, None)]
+    ):
         attrs = {"spec": {"a": number}, "multiply_adds": 1000 * (number + 1), "worker": "host:1"}
         if correct is not None:
             attrs.update(correct=correct, images=1000, epochs=epochs, seconds=1.5)
         else:
-            attrs.update(trained=False, note="4,000 multiply-adds per image, over max_multiply_adds: not trained")
+            attrs.update(
+                trained=False, note="4,000 multiply-adds per image, over max_multiply_adds: not trained"
+            )
         if method == "grid_cv" and state == "COMPLETE":
             attrs.update(folds=[correct / 1000 - 0.01, correct / 1000 + 0.01], std=0.0141)
-        study.add_trial(optuna.trial.create_trial(
-            state=getattr(optuna.trial.TrialState, state), params={"a": number + 1}, distributions={"a": distribution},
-            value=correct / 1000 if state == "COMPLETE" else None, user_attrs=attrs,
-            intermediate_values={} if method == "grid_cv" or correct is None else
-            {epoch: correct / 1000 - 0.01 * (epochs - epoch) for epoch in range(1, epochs + 1)}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=getattr(optuna.trial.TrialState, state),
+                params={"a": number + 1},
+                distributions={"a": distribution},
+                value=correct / 1000 if state == "COMPLETE" else None,
+                user_attrs=attrs,
+                intermediate_values={}
+                if method == "grid_cv" or correct is None
+                else {epoch: correct / 1000 - 0.01 * (epochs - epoch) for epoch in range(1, epochs + 1)},
+            )
+        )
     return study, trial_table(study)
 
 
@@ -120,15 +146,25 @@ def small_run(tmp_path, method="optuna"):
     for space in raw["cv_search"]["spaces"].values():  # grid_cv needs each space's grid
         space["grid"] = {"dropout": [0.0, 0.5]}
     return Run(
-        params=checked(Params, raw, ""), dataset="Shapes", classes=CLASSES, x=rng.random((60, 12, 16)), y=y, probabilities=probabilities,
-        summaries={name: summarize(y, p) for name, p in probabilities.items()}, final="cnn_final",
-        final_reason="Because.", held_out_accuracy={name: 0.9 for name in models},
+        params=checked(Params, raw, ""),
+        dataset="Shapes",
+        classes=CLASSES,
+        x=rng.random((60, 12, 16)),
+        y=y,
+        probabilities=probabilities,
+        summaries={name: summarize(y, p) for name, p in probabilities.items()},
+        final="cnn_final",
+        final_reason="Because.",
+        held_out_accuracy={name: 0.9 for name in models},
         held_out_images={name: 1000 for name in models},
         per_class=pd.concat([per_class(y, predictions[name], CLASSES).assign(model=name) for name in models]),
         confusion=confusion(y, predictions["cnn_final"], CLASSES),
-        learning_curves={name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
-                         for name in models},
-        search_results={"mlp": search, "cnn": search}, best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
+        learning_curves={
+            name: learning_curves(write_dvclive(tmp_path / name, [0.5, 0.3, 0.2], [0.4, 0.35, 0.45]))
+            for name in models
+        },
+        search_results={"mlp": search, "cnn": search},
+        best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
         studies={"mlp": study, "cnn": study},
     )
 
@@ -153,8 +189,11 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert re.search(r"\| ring +\| +\d\.\d{4} \|", report)  # the per-class tables name the classes
     for name in ("baseline", "big", "mlp_final", "cnn_final", "final"):
         low, high = wilson_interval(round(run.summaries[name]["accuracy"] * 60), 60)
-        assert re.search(rf"\| {name} +\| +0.9000 \| \[0.8798, 0.9171\] +\| +{run.summaries[name]['accuracy']:.4f} "
-                         rf"\| \[{low:.4f}, {high:.4f}\] +\|", report), name
+        assert re.search(
+            rf"\| {name} +\| +0.9000 \| \[0.8798, 0.9171\] +\| +{run.summaries[name]['accuracy']:.4f} "
+            rf"\| \[{low:.4f}, {high:.4f}\] +\|",
+            report,
+        ), name
     for name in ("baseline", "big", "mlp_final", "cnn_final"):
         ece, _ = calibration(run.y, run.probabilities[name])
         assert re.search(rf"\| {name} +\| +{ece:.4f} \|", report)
@@ -164,11 +203,16 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
     low, high = wilson_interval(905, 1000)
     mlp = run.params.cv_search.spaces.mlp
-    assert (f"3 trials trained (budget {mlp.n_trials}, up to {mlp.epochs} epochs each): 2 complete, 1 pruned, "
-            f"0 failed; 1 more drawn over max_multiply_adds ({mlp.max_multiply_adds:,}), not trained. Best: trial 1, validation accuracy 0.9050 [{low:.4f}, "
-            f"{high:.4f}] (95% Wilson interval). 1 other complete trial(s) are tied with it") in report
+    assert (
+        f"3 trials trained (budget {mlp.n_trials}, up to {mlp.epochs} epochs each): 2 complete, 1 pruned, "
+        f"0 failed; 1 more drawn over max_multiply_adds ({mlp.max_multiply_adds:,}), not trained. Best: "
+        f"trial 1, validation accuracy 0.9050 [{low:.4f}, "
+        f"{high:.4f}] (95% Wilson interval). 1 other complete trial(s) are tied with it"
+    ) in report
     folds = "| 0.8950 | 0.9150 | 0.0141 " if method == "grid_cv" else ""  # each fold's accuracy, their std
-    assert f"| 1 | COMPLETE | 2 | 2000 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| True |" in re.sub(" +", " ", report)
+    assert f"| 1 | COMPLETE | 2 | 2000 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| True |" in re.sub(
+        " +", " ", report
+    )
     assert "nan" not in report
 
 

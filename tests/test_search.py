@@ -3,19 +3,38 @@ import copy
 import optuna
 import pytest
 
-from stages.lib.search import spaces
 from stages.lib.core.config import PARAMS_FILE, CvSearch, load_params, searchable
 from stages.lib.core.errors import ParamsError
-from stages.lib.core.specs import multiply_adds, validate_spec
 from stages.lib.core.params import checked, read_yaml
+from stages.lib.core.specs import multiply_adds, validate_spec
+from stages.lib.search import spaces
 from tests import REPO
 
 RAW = read_yaml(REPO / PARAMS_FILE)
 PARAMS = load_params(REPO / PARAMS_FILE)
-MLP = validate_spec({"family": "mlp", "hidden_units": [64], "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3,
-                     "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1}}, "mlp")
-CNN = validate_spec({"family": "cnn", "blocks": [[8, 8], [16]], "kernel_size": 3, "dense_units": 32, "dropout": 0.1,
-                     "optimizer": "adam", "learning_rate": 1e-3}, "cnn")
+MLP = validate_spec(
+    {
+        "family": "mlp",
+        "hidden_units": [64],
+        "dropout": 0.0,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
+    },
+    "mlp",
+)
+CNN = validate_spec(
+    {
+        "family": "cnn",
+        "blocks": [[8, 8], [16]],
+        "kernel_size": 3,
+        "dense_units": 32,
+        "dropout": 0.1,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+    },
+    "cnn",
+)
 
 
 def changed(change: dict, space: str = "mlp", method: str | None = None) -> dict:
@@ -42,34 +61,76 @@ def test_the_default_spaces_are_wide():
     assert {"filters_1", "filters_2", "dense_units", "dropout", "learning_rate", "augmentation"} <= cnn.keys()
 
 
-@pytest.mark.parametrize("change, method, message", [
-    ({"search": {"width": {"low": 512, "high": 256}}}, None, "cv_search.spaces.mlp.search.width: low (512) must be < high (256)"),
-    ({"search": {"learning_rate": {"low": 0, "high": 0.1, "log": True}}}, None, "cv_search.spaces.mlp.search.learning_rate: a log range needs low > 0, got 0"),
-    ({"search": {"depth": {"low": 1.5, "high": 3}}}, None, "cv_search.spaces.mlp.search.depth.low must be an integer, got 1.5"),
-    ({"search": {"widht": {"low": 1, "high": 3}}}, None, "cv_search.spaces.mlp.search.widht is not searchable in this space; searchable keys: depth, width, dropout, learning_rate, weight_decay, augmentation"),
-    ({"search": {"width": {"low": 1, "hihg": 3}}}, None, "cv_search.spaces.mlp.search.width.hihg is not a known parameter (did you mean 'high'?)"),
-    ({"n_trial": 3}, None, "cv_search.spaces.mlp.n_trial is not a known parameter (did you mean 'n_trials'?)"),
-    ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
-    ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
-    ({"grid": None}, "grid_cv", "cv_search.spaces.mlp.grid is missing: method grid_cv needs it"),
-    ({"search": None}, None, "cv_search.spaces.mlp.search is missing: method optuna needs it"),
-    ({"grid": {"filters_1": [8, 16]}}, "grid_cv", "cv_search.spaces.mlp.grid.filters_1 is not searchable in this space"),
-])
+@pytest.mark.parametrize(
+    "change, method, message",
+    [
+        (
+            {"search": {"width": {"low": 512, "high": 256}}},
+            None,
+            "cv_search.spaces.mlp.search.width: low (512) must be < high (256)",
+        ),
+        (
+            {"search": {"learning_rate": {"low": 0, "high": 0.1, "log": True}}},
+            None,
+            "cv_search.spaces.mlp.search.learning_rate: a log range needs low > 0, got 0",
+        ),
+        (
+            {"search": {"depth": {"low": 1.5, "high": 3}}},
+            None,
+            "cv_search.spaces.mlp.search.depth.low must be an integer, got 1.5",
+        ),
+        (
+            {"search": {"widht": {"low": 1, "high": 3}}},
+            None,
+            "cv_search.spaces.mlp.search.widht is not searchable in this space; searchable keys: depth, "
+            "width, dropout, learning_rate, weight_decay, augmentation",
+        ),
+        (
+            {"search": {"width": {"low": 1, "hihg": 3}}},
+            None,
+            "cv_search.spaces.mlp.search.width.hihg is not a known parameter (did you mean 'high'?)",
+        ),
+        (
+            {"n_trial": 3},
+            None,
+            "cv_search.spaces.mlp.n_trial is not a known parameter (did you mean 'n_trials'?)",
+        ),
+        ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
+        ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
+        ({"grid": None}, "grid_cv", "cv_search.spaces.mlp.grid is missing: method grid_cv needs it"),
+        ({"search": None}, None, "cv_search.spaces.mlp.search is missing: method optuna needs it"),
+        (
+            {"grid": {"filters_1": [8, 16]}},
+            "grid_cv",
+            "cv_search.spaces.mlp.grid.filters_1 is not searchable in this space",
+        ),
+    ],
+)
 def test_bad_spaces_get_one_clear_error(change, method, message):
     with pytest.raises(ParamsError) as error:
         checked_search(changed(change, method=method))
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"method": "halving"}, "cv_search.method must be one of 'optuna', 'grid_cv', got 'halving'"),
-    ({"storage": "my-database"}, "cv_search.storage must be null or a database URL such as postgresql://"),
-    ({"optuna": {"startup_trials": 0, "pruner": {"min_epochs": 1, "reduction_factor": 3}}},
-     "cv_search.optuna.startup_trials must be >= 1, got 0"),
-    ({"optuna": {"startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
-     "cv_search.optuna.pruner.reduction_factor must be >= 2, got 1"),
-    ({"spaces": {"cnn": RAW["cv_search"]["spaces"]["cnn"]}}, "cv_search.spaces is missing mlp"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"method": "halving"}, "cv_search.method must be one of 'optuna', 'grid_cv', got 'halving'"),
+        (
+            {"storage": "my-database"},
+            "cv_search.storage must be null or a database URL such as postgresql://",
+        ),
+        (
+            {"optuna": {"startup_trials": 0, "pruner": {"min_epochs": 1, "reduction_factor": 3}}},
+            "cv_search.optuna.startup_trials must be >= 1, got 0",
+        ),
+        (
+            {"optuna": {"startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
+            "cv_search.optuna.pruner.reduction_factor must be >= 2, got 1",
+        ),
+        ({"spaces": {"cnn": RAW["cv_search"]["spaces"]["cnn"]}}, "cv_search.spaces is missing mlp"),
+    ],
+)
 def test_bad_settings_get_one_clear_error(change, message):
     section = copy.deepcopy(RAW["cv_search"])
     section.update(change)
@@ -88,14 +149,30 @@ def test_configure_applies_searched_values_to_the_base_spec():
     cnn = spaces.configure(CNN, {"filters_1": 4, "filters_2": 32, "dense_units": 10})
     assert cnn.blocks == [[4, 4], [32]] and cnn.dense_units == 10
     assert MLP.hidden_units == [64] and CNN.blocks == [[8, 8], [16]]  # the base is not changed
-    assert searchable(CNN) == ("dense_units", "dropout", "filters_1", "filters_2", "learning_rate",
-                                      "weight_decay", "augmentation")
+    assert searchable(CNN) == (
+        "dense_units",
+        "dropout",
+        "filters_1",
+        "filters_2",
+        "learning_rate",
+        "weight_decay",
+        "augmentation",
+    )
 
 
 def test_suggest_draws_within_the_ranges_with_the_right_types():
-    space = checked_search(changed({"search": {
-        "depth": {"low": 1, "high": 3}, "width": {"low": 16, "high": 2048, "log": True},
-        "augmentation": {"low": 0, "high": 1}, "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}})).spaces.mlp
+    space = checked_search(
+        changed(
+            {
+                "search": {
+                    "depth": {"low": 1, "high": 3},
+                    "width": {"low": 16, "high": 2048, "log": True},
+                    "augmentation": {"low": 0, "high": 1},
+                    "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
+                }
+            }
+        )
+    ).spaces.mlp
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         values = spaces.suggest(study.ask(), space)
@@ -119,8 +196,21 @@ def test_multiply_adds():
     mlp = validate_spec({**MLP.model_dump(), "hidden_units": [1024, 1024]}, "mlp")
     assert multiply_adds(mlp, (28, 28), 10) == 784 * 1024 + 1024 * 1024 + 10240
     # 28 -> conv 5: 24 (x32) -> pool 12 -> conv 5: 8 (x64) -> pool 4; dense 256; output 10
-    cnn = validate_spec({**CNN.model_dump(), "blocks": [[32], [64]], "kernel_size": 5, "dense_units": 256}, "cnn")
-    assert multiply_adds(cnn, (28, 28), 10) == 24 * 24 * 25 * 32 + 8 * 8 * 25 * 32 * 64 + 4 * 4 * 64 * 256 + 2560
-    lenet = validate_spec({"family": "lenet", "filters": [32, 64], "kernel_size": 5, "dense_units": 256,
-                           "optimizer": "adam", "learning_rate": 1e-3}, "lenet")
+    cnn = validate_spec(
+        {**CNN.model_dump(), "blocks": [[32], [64]], "kernel_size": 5, "dense_units": 256}, "cnn"
+    )
+    assert (
+        multiply_adds(cnn, (28, 28), 10) == 24 * 24 * 25 * 32 + 8 * 8 * 25 * 32 * 64 + 4 * 4 * 64 * 256 + 2560
+    )
+    lenet = validate_spec(
+        {
+            "family": "lenet",
+            "filters": [32, 64],
+            "kernel_size": 5,
+            "dense_units": 256,
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+        },
+        "lenet",
+    )
     assert multiply_adds(lenet, (28, 28), 10) == multiply_adds(cnn, (28, 28), 10)

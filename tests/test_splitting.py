@@ -26,7 +26,9 @@ def test_stratified_keeps_class_shares_and_is_seeded():
 
 @pytest.mark.parametrize("size", [0, 300, 301])
 def test_validation_size_must_leave_both_parts(size):
-    with pytest.raises(ParamsError, match=f"validation size {size} must be between 1 and 299: the data has 300"):
+    with pytest.raises(
+        ParamsError, match=f"validation size {size} must be between 1 and 299: the data has 300"
+    ):
         split_indices(LABELS, size, "last", seed=0)
 
 

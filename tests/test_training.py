@@ -2,13 +2,14 @@ import json
 
 import numpy as np
 
-from stages.lib.training.batches import random_affine, training_batches
 from stages.lib.core.model_files import load_model, save_model
 from stages.lib.core.specs import Augmentation, validate_spec
+from stages.lib.training.batches import random_affine, training_batches
 from stages.lib.training.fitting import train
 
 SPEC = validate_spec(
-    {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01}, "spec"
+    {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01},
+    "spec",
 )
 
 
@@ -21,14 +22,16 @@ def tiny_data(seed):
 
 
 def fit(seed, **kwargs):
-    return train(SPEC, tiny_data(0), tiny_data(1), epochs=3, batch_size=16, seed=seed, num_classes=3, **kwargs)
+    return train(
+        SPEC, tiny_data(0), tiny_data(1), epochs=3, batch_size=16, seed=seed, num_classes=3, **kwargs
+    )
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
     first, history = fit(seed=7)
     second, again = fit(seed=7)
     third, _ = fit(seed=8)
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert history == again
     assert not np.array_equal(first.get_weights()[0], third.get_weights()[0])
@@ -51,7 +54,9 @@ def test_save_and_load_round_trip(tmp_path):
     save_model(model, tmp_path / "m.keras")
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
     x, _ = tiny_data(2)
-    np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "m.keras").predict(x, verbose=0), model.predict(x, verbose=0)
+    )
 
 
 AUGMENTATION = Augmentation(rotation=10.0, shift=2.0, scale=0.1)
@@ -80,9 +85,9 @@ def test_augmentation_is_seeded_and_a_resumed_stream_continues_it():
     stream = batches(0, 6)
     again = batches(0, 6)
     resumed = batches(1, 3)
-    for (a, _), (b, _) in zip(stream, again):
+    for (a, _), (b, _) in zip(stream, again, strict=True):
         np.testing.assert_array_equal(a, b)
-    for (a, la), (b, lb) in zip(stream[3:], resumed):
+    for (a, la), (b, lb) in zip(stream[3:], resumed, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(la, lb)
     plain_images, plain_labels = batches(0, 1, Augmentation())[0]
@@ -107,5 +112,5 @@ def test_augmented_training_is_deterministic():
     spec = SPEC.model_copy(update={"augmentation": AUGMENTATION, "lr_schedule": "cosine"})
     first, _ = train(spec, tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
     second, _ = train(spec, tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
-    for a, b in zip(first.get_weights(), second.get_weights()):
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

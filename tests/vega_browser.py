@@ -32,7 +32,8 @@ RECORD_VIEWS = """
 # Items drawn by data marks (Vega's role "mark"), per view: axes, legends and titles
 # have other roles, so an empty chart counts 0.
 COUNT_MARKS = """
-const countItems = node => (node.marktype && node.marktype !== "group" && node.role === "mark" ? node.items.length : 0)
+const countItems = node =>
+  (node.marktype && node.marktype !== "group" && node.role === "mark" ? node.items.length : 0)
   + (node.items || []).reduce((sum, item) => sum + countItems(item), 0);
 return renderedViews.map(({element, view}) => [element, countItems(view.scenegraph().root)]);
 """
@@ -40,16 +41,20 @@ return renderedViews.map(({element, view}) => [element, countItems(view.scenegra
 
 def missing() -> str | None:
     """Why the browser check cannot run here, or None."""
-    for path, remedy in ((CHROMIUM, "apt-get install chromium chromium-driver"),
-                         (CHROMEDRIVER, "apt-get install chromium-driver"),
-                         (VEGA_DIR / "vega-embed.min.js", "make browser-deps")):
+    for path, remedy in (
+        (CHROMIUM, "apt-get install chromium chromium-driver"),
+        (CHROMEDRIVER, "apt-get install chromium-driver"),
+        (VEGA_DIR / "vega-embed.min.js", "make browser-deps"),
+    ):
         if not Path(path).exists() and not shutil.which(Path(path).name):
             return f"{path} not found: run `{remedy}`"
     return None
 
 
 def offline_template() -> str:
-    scripts = CDN_SCRIPT.sub(lambda match: f'src="{(VEGA_DIR / match[1]).as_uri()}.min.js"', VegaRenderer.SCRIPTS)
+    scripts = CDN_SCRIPT.sub(
+        lambda match: f'src="{(VEGA_DIR / match[1]).as_uri()}.min.js"', VegaRenderer.SCRIPTS
+    )
     assert "cdn.jsdelivr.net" not in scripts, scripts
     return PAGE_HTML.replace("{scripts}", scripts + RECORD_VIEWS)
 
@@ -64,15 +69,26 @@ def render(page: Path, screenshot: Path, expected_views: int, timeout: float = 6
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which(CHROMIUM) or CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1400,1000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--allow-file-access-from-files",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(shutil.which(CHROMEDRIVER) or CHROMEDRIVER), options=options)
     try:
         driver.get(page.as_uri())
-        WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
-            "return renderErrors.length > 0 || renderedViews.length >= arguments[0]", expected_views))
+        WebDriverWait(driver, timeout).until(
+            lambda d: d.execute_script(
+                "return renderErrors.length > 0 || renderedViews.length >= arguments[0]", expected_views
+            )
+        )
         errors = driver.execute_script("return renderErrors")
         assert not errors, errors
         height = driver.execute_script("return document.body.scrollHeight")

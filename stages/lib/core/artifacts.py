@@ -46,14 +46,16 @@ def load_arrays(path: str | os.PathLike, *names: str) -> tuple[np.ndarray, ...]:
                 raise DataError(f"{path} lacks the array(s) {missing}; it holds {data.files}")
             return tuple(data[name] for name in names)
     except (ValueError, OSError, zipfile.BadZipFile) as error:  # pickled objects, or not an .npz
-        raise DataError(f"{path} is not a plain-array .npz file ({error}): rerun the stage that "
-                        "writes it with `dvc repro --force --single-item STAGE`") from None
+        raise DataError(
+            f"{path} is not a plain-array .npz file ({error}): rerun the stage that "
+            "writes it with `dvc repro --force --single-item STAGE`"
+        ) from None
 
 
 def load_images(*paths: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """The images and labels (arrays x and y) of one or more .npz files, in order."""
     parts = [load_arrays(path, "x", "y") for path in paths]
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
 
 
 def write_json(path: str | os.PathLike, value) -> None:

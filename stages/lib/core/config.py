@@ -31,10 +31,13 @@ class Distribution(Strict):
     @classmethod
     def _usable(cls, value: str) -> str:
         if value == "multi_worker":
-            raise problem("", " multi_worker is not usable with Keras 3: Model.fit under "
-                          "tf.distribute.MultiWorkerMirroredStrategy fails in its first step ('Attempt to convert "
-                          "a value (PerReplica ...)', keras-team/keras#20585; seen here with two workers on 127.0.0.1 "
-                          "configured by TF_CONFIG). Use mirrored (every GPU of one machine) or none")
+            raise problem(
+                "",
+                " multi_worker is not usable with Keras 3: Model.fit under "
+                "tf.distribute.MultiWorkerMirroredStrategy fails in its first step ('Attempt to convert "
+                "a value (PerReplica ...)', keras-team/keras#20585; seen here with two workers on 127.0.0.1 "
+                "configured by TF_CONFIG). Use mirrored (every GPU of one machine) or none",
+            )
         return value
 
 
@@ -56,7 +59,11 @@ class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
 
 # Searchable keys: the spec's own, and depth/width (mlp: hidden_units = [width] * depth),
 # filters_N (the filters of block N) and augmentation (a strength scaling its bounds).
-SEARCHABLE = {"mlp": ("depth", "width", "dropout"), "cnn": ("dense_units", "dropout"), "lenet": ("dense_units",)}
+SEARCHABLE = {
+    "mlp": ("depth", "width", "dropout"),
+    "cnn": ("dense_units", "dropout"),
+    "lenet": ("dense_units",),
+}
 TRAINING_KEYS = ("learning_rate", "weight_decay", "augmentation")
 INTEGER_KEYS = ("depth", "width", "dense_units")  # and filters_N
 
@@ -99,11 +106,15 @@ class Space(Strict):
         for kind in ("search", "grid"):
             for key, values in (getattr(self, kind) or {}).items():
                 if key not in keys:
-                    raise problem(f".{kind}.{key}",
-                                  f" is not searchable in this space; searchable keys: {', '.join(keys)}")
+                    raise problem(
+                        f".{kind}.{key}",
+                        f" is not searchable in this space; searchable keys: {', '.join(keys)}",
+                    )
                 for bound in ("low", "high") if kind == "search" and is_integer(key) else ():
                     if not isinstance(getattr(values, bound), int):
-                        raise problem(f".{kind}.{key}.{bound}", f" must be an integer, got {getattr(values, bound)!r}")
+                        raise problem(
+                            f".{kind}.{key}.{bound}", f" must be an integer, got {getattr(values, bound)!r}"
+                        )
         return self
 
 
@@ -140,8 +151,11 @@ class CvSearch(Strict):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
-            raise problem("", f" must be null or a database URL such as postgresql://user:password@host/database, "
-                              f"got {value!r}")
+            raise problem(
+                "",
+                f" must be null or a database URL such as postgresql://user:password@host/database, "
+                f"got {value!r}",
+            )
         return value
 
     @pydantic.model_validator(mode="after")

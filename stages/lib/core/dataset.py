@@ -52,14 +52,19 @@ class Dataset(Strict):
     @classmethod
     def _names(cls, value: Any) -> Any:
         """Numbers are names too (YAML reads `[0, 1]` as integers)."""
-        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value] \
-            if isinstance(value, list) else value
+        return (
+            [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+            if isinstance(value, list)
+            else value
+        )
 
     @pydantic.field_validator("classes")
     @classmethod
     def _distinct(cls, names: list[str]) -> list[str]:
         if len(names) > 256:
-            raise problem("", f" must name at most 256 classes (IDX labels are single bytes), got {len(names)}")
+            raise problem(
+                "", f" must name at most 256 classes (IDX labels are single bytes), got {len(names)}"
+            )
         if repeated := sorted({name for name in names if names.count(name) > 1}):
             raise problem("", f" must name each class once; repeated: {', '.join(repeated)}")
         return names

@@ -26,8 +26,11 @@ class Strict(pydantic.BaseModel):
         if isinstance(values, dict):
             for key in values:
                 if key not in cls.model_fields:
-                    raise problem(f".{key}", f" is not a known parameter{suggest(key, cls.model_fields)}; "
-                                             f"expected keys: {', '.join(cls.model_fields)}")
+                    raise problem(
+                        f".{key}",
+                        f" is not a known parameter{suggest(key, cls.model_fields)}; "
+                        f"expected keys: {', '.join(cls.model_fields)}",
+                    )
         return values
 
 
@@ -94,11 +97,21 @@ def message(error: dict, where: str) -> str:
     if kind == "union_tag_not_found":
         return f"{name} must be a mapping with a 'family' key (one of {', '.join(UNION_TAGS)})"
     if kind in ("too_short", "too_long"):
-        bound = f"at least {ctx.get('min_length')}" if kind == "too_short" else f"at most {ctx.get('max_length')}"
+        bound = (
+            f"at least {ctx.get('min_length')}" if kind == "too_short" else f"at most {ctx.get('max_length')}"
+        )
         return f"{name} must have {bound} item(s), got {ctx['actual_length']}"
-    expected = {"string_too_short": "a non-empty string", "int": "an integer", "float": "a number",
-                "finite_number": "a finite number", "bool": "true or false", "string": "a string", "list": "a list",
-                "dict": "a mapping", "model": "a mapping"}
+    expected = {
+        "string_too_short": "a non-empty string",
+        "int": "an integer",
+        "float": "a number",
+        "finite_number": "a finite number",
+        "bool": "true or false",
+        "string": "a string",
+        "list": "a list",
+        "dict": "a mapping",
+        "model": "a mapping",
+    }
     for prefix, words in expected.items():
         if kind.startswith(prefix):
             return f"{name} must be {words}, got {value!r}"

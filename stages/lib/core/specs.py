@@ -4,6 +4,7 @@ hyperparameters and how it is trained: optimizer, learning rate and its schedule
 weight decay and input augmentation; and a spec's cost per image. stages.lib.training.models
 builds them."""
 
+import itertools
 import math
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ KernelSize = Annotated[int, Field(ge=1, le=9)]
 
 class Augmentation(Strict):
     """One random affine transform per training image and epoch, drawn uniformly."""
+
     rotation: Annotated[float, Field(ge=0.0, lt=180.0)] = 0.0  # +- degrees
     shift: Annotated[float, Field(ge=0.0, lt=14.0)] = 0.0  # +- pixels, each axis
     scale: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # 1 +- this zoom factor
@@ -30,6 +32,7 @@ class Augmentation(Strict):
 
 class Training(Strict):
     """How a model spec is trained (models.build_model compiles it)."""
+
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"]
     learning_rate: Annotated[float, Field(gt=0.0, lt=10.0)]
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 0 over the run
@@ -39,6 +42,7 @@ class Training(Strict):
 
 class Mlp(Training):
     """Flatten, then Dense(units, relu) [+ Dropout] per hidden layer (notebook 000)."""
+
     family: Literal["mlp"]
     hidden_units: list[PositiveInt]
     dropout: Fraction
@@ -46,6 +50,7 @@ class Mlp(Training):
 
 class Lenet(Training):
     """Two Conv(kernel_size, relu) + MaxPool(2) blocks, Dense(dense_units, relu) (notebook 003)."""
+
     family: Literal["lenet"]
     filters: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     kernel_size: KernelSize
@@ -55,6 +60,7 @@ class Lenet(Training):
 class Cnn(Training):
     """Blocks of unpadded Conv + BatchNorm + ReLU layers, each block ending in MaxPool(2);
     then Dense(dense_units) + BatchNorm + ReLU + Dropout."""
+
     family: Literal["cnn"]
     blocks: Annotated[list[Annotated[list[PositiveInt], Field(min_length=1)]], Field(min_length=1)]
     kernel_size: KernelSize
@@ -76,7 +82,7 @@ def multiply_adds(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: in
     epoch's time mostly grows with): the cost cv_search's budgets bound."""
     if spec.family == "mlp":
         sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
-        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+        return sum(a * b for a, b in itertools.pairwise(sizes))
     (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
     blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
     for block in blocks:

@@ -91,8 +91,9 @@ def load_images_and_labels(images_path: Path, labels_path: Path, num_classes: in
     return images, labels
 
 
-def load_dataset(raw_dir: Path, files, num_classes: int,
-                 transpose: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_dataset(
+    raw_dir: Path, files, num_classes: int, transpose: bool = False
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{"train": (x, y), "test": (x, y)} from the `files` that params' dataset.files
     names: pixels as float32 in [0, 1], labels as uint8.
     `transpose` swaps each image's rows and columns (EMNIST stores its images so)."""

@@ -30,17 +30,19 @@ def to_model_input(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         raise DataError("nothing found: the image is blank")
     image /= image.max()
     rows, columns = np.nonzero(image > 0.1)
-    image = image[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
-    scale = min(round(side * BOX_SHARE) / found for side, found in zip(shape, image.shape))
+    image = image[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    scale = min(round(side * BOX_SHARE) / found for side, found in zip(shape, image.shape, strict=True))
     height, width = (max(1, round(side * scale)) for side in image.shape)
     fitted = tf.image.resize(image[..., None], (height, width), antialias=True).numpy()[..., 0]
     canvas = np.zeros(shape, np.float32)
     top, left = (shape[0] - height) // 2, (shape[1] - width) // 2
-    canvas[top:top + height, left:left + width] = fitted.clip(0.0, 1.0)
+    canvas[top : top + height, left : left + width] = fitted.clip(0.0, 1.0)
     # Move the centre of mass to the centre, by whole pixels.
     weights = canvas / canvas.sum()
-    centre = [(weights.sum(axis=axis) * np.arange(side)).sum() for axis, side in zip((1, 0), shape)]
-    shift = [round((side - 1) / 2 - c) for side, c in zip(shape, centre)]
+    centre = [
+        (weights.sum(axis=axis) * np.arange(side)).sum() for axis, side in zip((1, 0), shape, strict=True)
+    ]
+    shift = [round((side - 1) / 2 - c) for side, c in zip(shape, centre, strict=True)]
     return np.roll(canvas, shift, axis=(0, 1))
 
 
@@ -79,7 +81,9 @@ def _array_images(path: Path, shape: tuple[int, int]) -> np.ndarray:
     if images.ndim == 2:
         images = images[None]
     if images.ndim != 3 or images.shape[1:] != shape:
-        raise DataError(f"{path} holds an array of shape {images.shape}; expected {shape} or (n, {shape[0]}, {shape[1]})")
+        raise DataError(
+            f"{path} holds an array of shape {images.shape}; expected {shape} or (n, {shape[0]}, {shape[1]})"
+        )
     if np.issubdtype(images.dtype, np.integer):
         return (images / 255.0).astype(np.float32)
     if not np.issubdtype(images.dtype, np.floating) or images.min() < 0 or images.max() > 1:

@@ -26,7 +26,9 @@ def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: i
                 indices, test_size=validation_size, stratify=labels, random_state=seed
             )
         except ValueError as error:  # a class too rare to appear on both sides
-            raise ParamsError(f"cannot stratify a validation set of {validation_size} of {n}: {error}") from None
+            raise ParamsError(
+                f"cannot stratify a validation set of {validation_size} of {n}: {error}"
+            ) from None
         return np.sort(train), np.sort(validation)
     raise ParamsError(f"split method must be 'last' or 'stratified', got {method!r}")
 

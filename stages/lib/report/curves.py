@@ -14,7 +14,8 @@ def learning_curves(dvclive_dir: str | Path) -> pd.DataFrame:
     dvclive_dir = Path(dvclive_dir) / "metrics"
     columns = {
         f"{split}_{metric}": pd.read_csv(dvclive_dir / folder / f"{metric}.tsv", sep="\t")[metric]
-        for split, folder in (("train", "train"), ("held_out", "eval")) for metric in CURVES
+        for split, folder in (("train", "train"), ("held_out", "eval"))
+        for metric in CURVES
     }
     frame = pd.DataFrame(columns)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
@@ -24,13 +25,17 @@ def learning_curves(dvclive_dir: str | Path) -> pd.DataFrame:
 def overfitting(curves: pd.DataFrame) -> str:
     """What the big model's curves show about overfitting, in their own numbers."""
     last, best = len(curves), int(curves["held_out_loss"].idxmin())
-    text = (f"Notebook 000's larger network (`big`) reaches training accuracy {curves['train_accuracy'].iloc[-1]:.4f} at "
-            f"epoch {last}, against {curves['held_out_accuracy'].iloc[-1]:.4f} on the validation images. ")
+    text = (
+        "Notebook 000's larger network (`big`) reaches training accuracy "
+        f"{curves['train_accuracy'].iloc[-1]:.4f} at epoch {last}, against "
+        f"{curves['held_out_accuracy'].iloc[-1]:.4f} on the validation images. "
+    )
     if best == last:
         return text + f"Its validation loss was still falling at epoch {last}: it did not overfit yet."
     return text + (
-        f"Its validation loss was lowest at epoch {best} ({curves.loc[best, 'held_out_loss']:.4f}) and rose to "
-        f"{curves['held_out_loss'].iloc[-1]:.4f} by epoch {last}, while its training loss fell from "
+        f"Its validation loss was lowest at epoch {best} ({curves.loc[best, 'held_out_loss']:.4f}) and rose "
+        f"to {curves['held_out_loss'].iloc[-1]:.4f} by epoch {last}, while its training loss fell from "
         f"{curves.loc[best, 'train_loss']:.4f} to {curves['train_loss'].iloc[-1]:.4f}: after epoch {best} it "
         "learns the training images themselves, not what their classes have in common. Compare the "
-        "finalists' curves below.")
+        "finalists' curves below."
+    )

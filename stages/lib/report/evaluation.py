@@ -30,16 +30,16 @@ def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=range(len(classes)), zero_division=0
     )
-    return pd.DataFrame({"class": classes, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    return pd.DataFrame(
+        {"class": classes, "precision": precision, "recall": recall, "f1": f1, "support": support}
+    )
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """Counts with true classes as rows and predicted classes as columns, named."""
     matrix = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
     return pd.DataFrame(
-        matrix,
-        index=pd.Index(classes, name="true"),
-        columns=pd.Index(classes, name="predicted"),
+        matrix, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted")
     )
 
 
@@ -52,7 +52,9 @@ def random_guess(num_examples: int, num_classes: int, seed: int) -> np.ndarray:
     return probabilities / probabilities.sum(axis=1, keepdims=True)
 
 
-def calibration(y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
+def calibration(
+    y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> tuple[float, pd.DataFrame]:
     """Expected calibration error and the reliability table behind it: predictions
     grouped by confidence (the top probability) into equal-width bins; ECE is the
     count-weighted mean gap between each bin's accuracy and its mean confidence."""
@@ -60,8 +62,11 @@ def calibration(y_true: np.ndarray, probabilities: np.ndarray, bins: int = CALIB
     correct = probabilities.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    table = pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct}).groupby("bin").agg(
-        count=("correct", "size"), confidence=("confidence", "mean"), accuracy=("correct", "mean"))
+    table = (
+        pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct})
+        .groupby("bin")
+        .agg(count=("correct", "size"), confidence=("confidence", "mean"), accuracy=("correct", "mean"))
+    )
     table.insert(0, "upper", edges[table.index + 1])
     table.insert(0, "lower", edges[table.index])
     ece = float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / len(y_true))

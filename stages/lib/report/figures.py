@@ -23,8 +23,8 @@ def save_figure(figure, path: Path) -> None:
 
 def plot_learning_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     figure, axes = plt.subplots(len(curves), 2, figsize=(10, 2.8 * len(curves)), squeeze=False)
-    for row, (name, frame) in zip(axes, curves.items()):
-        for axis, metric in zip(row, CURVES):
+    for row, (name, frame) in zip(axes, curves.items(), strict=True):
+        for axis, metric in zip(row, CURVES, strict=True):
             axis.plot(frame.index, frame[f"train_{metric}"], marker=".", label="training")
             axis.plot(frame.index, frame[f"held_out_{metric}"], marker=".", label="held out")
             axis.set(title=f"{name}: {metric}", xlabel="epoch", ylabel=metric)
@@ -41,27 +41,46 @@ def plot_confusion(confusion: pd.DataFrame, title: str, path: Path) -> None:
     # Log colour scale, so that the few errors show beside the large diagonal.
     image = axis.imshow(confusion.to_numpy() + 1, cmap="Blues", norm=matplotlib.colors.LogNorm())
     for (true, predicted), count in np.ndenumerate(confusion.to_numpy()):
-        axis.text(predicted, true, count, ha="center", va="center", fontsize=8,
-                  color="white" if true == predicted else "black")
+        axis.text(
+            predicted,
+            true,
+            count,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if true == predicted else "black",
+        )
     long_names = max(map(len, confusion.columns)) > 2
-    axis.set_xticks(range(len(confusion.columns)), confusion.columns, rotation=45 if long_names else 0,
-                    ha="right" if long_names else "center")
+    axis.set_xticks(
+        range(len(confusion.columns)),
+        confusion.columns,
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+    )
     axis.set_yticks(range(len(confusion.index)), confusion.index)
     axis.set(title=title, xlabel="predicted", ylabel="true")
     figure.colorbar(image, ax=axis, label="count + 1 (log scale)")
     save_figure(figure, path)
 
 
-def plot_gallery(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, classes: list[str],
-                 path: Path, columns: int = 8) -> None:
+def plot_gallery(
+    images: np.ndarray,
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    classes: list[str],
+    path: Path,
+    columns: int = 8,
+) -> None:
     rows = max(1, -(-len(images) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.7 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for axis, image, true, p in zip(axes.flat, images, y_true, probabilities):
+    for axis, image, true, p in zip(axes.flat, images, y_true, probabilities, strict=False):
         axis.imshow(image.squeeze(), cmap="gray_r")
         name = classes[true]
-        axis.set_title(f"true {name}, said {classes[p.argmax()]}\n{p.max():.2f} ({p[true]:.2f} for {name})", fontsize=7)
+        axis.set_title(
+            f"true {name}, said {classes[p.argmax()]}\n{p.max():.2f} ({p[true]:.2f} for {name})", fontsize=7
+        )
     save_figure(figure, path)
 
 

@@ -24,18 +24,25 @@ def final_model(holdout_images: int, input_shape: tuple[int, ...], num_classes: 
     n = holdout_images
     names = [f"{space}_final" for space in FINALISTS]
     accuracy = {name: held_out_accuracy(name) for name in names}
-    specs = {f"{space}_final": validate_spec(read_json(best_config_path(space)), str(best_config_path(space)))
-             for space in FINALISTS}
+    specs = {
+        f"{space}_final": validate_spec(read_json(best_config_path(space)), str(best_config_path(space)))
+        for space in FINALISTS
+    }
     costs = {name: multiply_adds(spec, input_shape, num_classes) for name, spec in specs.items()}
     best, runner_up = sorted(names, key=lambda name: -accuracy[name])  # stable: the first on an exact tie
     low = wilson_interval(round(accuracy[best] * n), n)[0]
     high = wilson_interval(round(accuracy[runner_up] * n), n)[1]
     numbers = f"{accuracy[best]:.4f} against {accuracy[runner_up]:.4f} on {n:,} holdout images"
     if high < low:
-        return best, f"Its holdout accuracy is higher beyond the noise ({numbers}; the 95% intervals are apart)."
+        return (
+            best,
+            f"Its holdout accuracy is higher beyond the noise ({numbers}; the 95% intervals are apart).",
+        )
     cheaper = min(names, key=lambda name: costs[name])
-    return cheaper, (f"The holdout accuracies are a tie ({numbers}; the 95% intervals overlap), so the cheaper "
-                     f"model won: {costs[cheaper]:,} multiply-adds per image against {max(costs.values()):,}.")
+    return cheaper, (
+        f"The holdout accuracies are a tie ({numbers}; the 95% intervals overlap), so the cheaper "
+        f"model won: {costs[cheaper]:,} multiply-adds per image against {max(costs.values()):,}."
+    )
 
 
 def chosen_final() -> str:

@@ -9,10 +9,15 @@ import pandas as pd
 
 from stages.lib.core.artifacts import write_text
 from stages.lib.core.config import Params
+from stages.lib.core.intervals import wilson_interval
 from stages.lib.report.curves import overfitting
 from stages.lib.report.evaluation import CALIBRATION_BINS, calibration, most_confident_mistakes, most_confused
-from stages.lib.report.figures import plot_confusion, plot_gallery, plot_learning_curves, plot_reliability
-from stages.lib.core.intervals import wilson_interval
+from stages.lib.report.figures import (
+    plot_confusion,
+    plot_gallery,
+    plot_learning_curves,
+    plot_reliability,
+)
 from stages.lib.report.search_section import plot_study, search_section
 from stages.lib.report.tables import interval, table
 
@@ -21,6 +26,7 @@ from stages.lib.report.tables import interval, table
 class Run:
     """What the report is written from: one run's params and outputs, and the test
     set's labels, images and each model's predicted probabilities."""
+
     params: Params
     dataset: str  # its name
     classes: list[str]  # the name of each label
@@ -52,8 +58,13 @@ def write_report(out_dir: Path, run: Run) -> None:
     plot_confusion(confusion, f"Confusion matrix, final model ({final}), test set", figures / "confusion.png")
     mistakes = most_confident_mistakes(y, probabilities[final])
     if len(mistakes):
-        plot_gallery(run.x[mistakes], y[mistakes], probabilities[final][mistakes], run.classes,
-                     figures / "misclassified.png")
+        plot_gallery(
+            run.x[mistakes],
+            y[mistakes],
+            probabilities[final][mistakes],
+            run.classes,
+            figures / "misclassified.png",
+        )
     calibrations = {name: calibration(y, probabilities[name]) for name in models}
     eces = {name: ece for name, (ece, _) in calibrations.items()}
     plot_reliability({name: t for name, (_, t) in calibrations.items()}, eces, figures / "reliability.png")
@@ -64,11 +75,24 @@ def write_report(out_dir: Path, run: Run) -> None:
     held_out = {**run.held_out_accuracy, "final": run.held_out_accuracy[final]}
     held_out_images = {**run.held_out_images, "final": run.held_out_images[final]}
     summary_table.insert(1, "held-out accuracy", summary_table["model"].map(held_out))
-    summary_table.insert(2, "held-out 95% interval", [
-        interval(*wilson_interval(round(held_out[name] * held_out_images[name]), held_out_images[name]))
-        if name in held_out else "" for name in summary_table["model"]])
-    summary_table.insert(4, "test 95% interval", [
-        interval(*wilson_interval(round(summaries[name]["accuracy"] * len(y)), len(y))) for name in summary_table["model"]])
+    summary_table.insert(
+        2,
+        "held-out 95% interval",
+        [
+            interval(*wilson_interval(round(held_out[name] * held_out_images[name]), held_out_images[name]))
+            if name in held_out
+            else ""
+            for name in summary_table["model"]
+        ],
+    )
+    summary_table.insert(
+        4,
+        "test 95% interval",
+        [
+            interval(*wilson_interval(round(summaries[name]["accuracy"] * len(y)), len(y)))
+            for name in summary_table["model"]
+        ],
+    )
     final_classes = run.per_class.query("model == @final").drop(columns="model")
     f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1").loc[run.classes, models]
     p = run.params
@@ -90,8 +114,8 @@ def write_report(out_dir: Path, run: Run) -> None:
         f"- `train_baseline` ({p.train_baseline.epochs} epochs) and `train_big` "
         f"({p.train_big.epochs} epochs) train on the search and holdout images and report their "
         "validation accuracy (notebook 000's protocol); nothing is chosen on them.",
-        f"- `cv_search` chose one configuration per model family ({', '.join(run.search_results)}) training on "
-        "search images and scoring on validation images (below).",
+        f"- `cv_search` chose one configuration per model family ({', '.join(run.search_results)}) training "
+        "on search images and scoring on validation images (below).",
         "- `train_final` trained each winner on the search and validation images.",
         f"- `final` was chosen between the finalists on the holdout images, which no search used: "
         f"**{final}**. {run.final_reason}",
@@ -115,9 +139,9 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         table(summary_table),
         "",
-        "`held-out accuracy` is the last epoch's accuracy on images each model did not train on (baseline and "
-        "big: the validation images; the finalists: the holdout images); `final` was chosen on it, not on the "
-        "test set.",
+        "`held-out accuracy` is the last epoch's accuracy on images each model did not train on (baseline "
+        "and big: the validation images; the finalists: the holdout images); `final` was chosen on it, not "
+        "on the test set.",
         "",
         f"## Per class, final model ({final})",
         "",
@@ -144,7 +168,14 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "## Calibration",
         "",
-        table(pd.DataFrame({"model": list(eces), f"expected calibration error ({CALIBRATION_BINS} bins)": list(eces.values())})),
+        table(
+            pd.DataFrame(
+                {
+                    "model": list(eces),
+                    f"expected calibration error ({CALIBRATION_BINS} bins)": list(eces.values()),
+                }
+            )
+        ),
         "",
         "![Reliability diagram](figures/reliability.png)",
         "",

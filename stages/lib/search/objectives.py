@@ -12,8 +12,8 @@ import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stages.lib.core.config import CvSearch, Space
-from stages.lib.search.spaces import configure, suggest
 from stages.lib.core.specs import ModelSpec, multiply_adds
+from stages.lib.search.spaces import configure, suggest
 from stages.lib.training.fitting import fit, new_model, train
 
 
@@ -61,10 +61,13 @@ def pruning_callback(trial):
     return Pruning()
 
 
-def trial_objective(search: CvSearch, space: Space, train_data, validation_data, *, seed: int, num_classes: int):
+def trial_objective(
+    search: CvSearch, space: Space, train_data, validation_data, *, seed: int, num_classes: int
+):
     """method optuna: train on `train_data` for the space's epochs, pruned on
     `validation_data`; the value is the last epoch's validation accuracy."""
     import keras
+
     def objective(trial):
         spec = _start(trial, search, space, train_data[0].shape[1:], num_classes)
         if spec is None:
@@ -74,11 +77,20 @@ def trial_objective(search: CvSearch, space: Space, train_data, validation_data,
         epochs, batch_size = space.epochs, search.batch_size
         model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
         pruning = pruning_callback(trial)
-        history = fit(model, spec, train_data, validation_data, epochs=epochs, batch_size=batch_size, seed=seed,
-                      callbacks=[pruning])
+        history = fit(
+            model,
+            spec,
+            train_data,
+            validation_data,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            callbacks=[pruning],
+        )
         images = len(validation_data[1])
-        accuracy = _record(trial, round(history["val_accuracy"][-1] * images), images,
-                           len(history["val_accuracy"]), started)
+        accuracy = _record(
+            trial, round(history["val_accuracy"][-1] * images), images, len(history["val_accuracy"]), started
+        )
         if pruning.pruned:
             raise optuna.TrialPruned()
         return accuracy
@@ -86,22 +98,36 @@ def trial_objective(search: CvSearch, space: Space, train_data, validation_data,
     return objective
 
 
-def cross_validation_objective(search: CvSearch, space: Space, x: np.ndarray, y: np.ndarray, *, seed: int,
-                               num_classes: int):
+def cross_validation_objective(
+    search: CvSearch, space: Space, x: np.ndarray, y: np.ndarray, *, seed: int, num_classes: int
+):
     """method grid_cv: the pooled accuracy of stratified k-fold cross-validation; each
     fold's accuracy and the std across folds are kept as user attributes."""
+
     def objective(trial):
         spec = _start(trial, search, space, x.shape[1:], num_classes)
         if spec is None:
             raise optuna.TrialPruned()
         started = time.perf_counter()
-        folds = cross_validate(spec, x, y, batch_size=search.batch_size, seed=seed, num_classes=num_classes,
-                               **search.grid_cv.model_dump())
+        folds = cross_validate(
+            spec,
+            x,
+            y,
+            batch_size=search.batch_size,
+            seed=seed,
+            num_classes=num_classes,
+            **search.grid_cv.model_dump(),
+        )
         scores = [correct / images for correct, images, _ in folds]
         trial.set_user_attr("folds", scores)
         trial.set_user_attr("std", float(np.std(scores, ddof=1)))
-        return _record(trial, sum(correct for correct, _, _ in folds), len(y),
-                       max(epochs for _, _, epochs in folds), started)
+        return _record(
+            trial,
+            sum(correct for correct, _, _ in folds),
+            len(y),
+            max(epochs for _, _, epochs in folds),
+            started,
+        )
 
     return objective
 
@@ -115,15 +141,29 @@ def cross_validate(spec, x, y, *, folds, epochs, batch_size, early_stopping_pati
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     results = []
     for train_index, validation_index in splitter.split(x, y):
-        fit_index, stop_index = train_test_split(train_index, test_size=0.1, stratify=y[train_index],
-                                                 random_state=seed)
+        fit_index, stop_index = train_test_split(
+            train_index, test_size=0.1, stratify=y[train_index], random_state=seed
+        )
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=early_stopping_patience, restore_best_weights=True
         )
-        model, history = train(spec, (x[fit_index], y[fit_index]), (x[stop_index], y[stop_index]), epochs=epochs,
-                               batch_size=batch_size, seed=seed, num_classes=num_classes, callbacks=[stop])
+        model, history = train(
+            spec,
+            (x[fit_index], y[fit_index]),
+            (x[stop_index], y[stop_index]),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            num_classes=num_classes,
+            callbacks=[stop],
+        )
         predicted = model.predict(x[validation_index], batch_size=1024, verbose=0).argmax(axis=1)
-        results.append((int((predicted == y[validation_index]).sum()), len(validation_index),
-                        len(history["val_accuracy"])))
+        results.append(
+            (
+                int((predicted == y[validation_index]).sum()),
+                len(validation_index),
+                len(history["val_accuracy"]),
+            )
+        )
         keras.backend.clear_session()
     return results

@@ -29,7 +29,9 @@ def configure(base: ModelSpec, values: Mapping, where: str = "cv_search") -> Mod
             spec[key] = value
     if spec["family"] == "mlp" and ("depth" in values or "width" in values):
         hidden = base.hidden_units
-        spec["hidden_units"] = [values.get("width", hidden[0] if hidden else 1)] * values.get("depth", len(hidden))
+        spec["hidden_units"] = [values.get("width", hidden[0] if hidden else 1)] * values.get(
+            "depth", len(hidden)
+        )
     return validate_spec(spec, f"{where} {dict(values)}")
 
 
@@ -45,7 +47,12 @@ def suggest(trial, space: Space) -> dict:
 def study_name(name: str, search: CvSearch, space: Space, seed: int, data_digest: str) -> str:
     """The space's name and a digest of everything that decides its trials: a changed
     space, budget, pruner, seed or data is a new study."""
-    decided_by = {"batch_size": search.batch_size, "optuna": search.optuna.model_dump(), "space": space.model_dump(),
-                  "seed": seed, "data": data_digest}
+    decided_by = {
+        "batch_size": search.batch_size,
+        "optuna": search.optuna.model_dump(),
+        "space": space.model_dump(),
+        "seed": seed,
+        "data": data_digest,
+    }
     digest = hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode()).hexdigest()
     return f"{name}-{digest[:12]}"

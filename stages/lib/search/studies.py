@@ -42,14 +42,16 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # optimize() logs each trial
     for attempt in range(3):  # processes starting together on a new database race to create its tables
         try:
-            storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                 grace_period=GRACE_SECONDS)
+            storage = optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+            )
             break
         except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError) as error:
             # A missing driver or a malformed URL will not mend by waiting.
             if attempt == 2 or isinstance(error, ImportError | ValueError | sqlalchemy.exc.ArgumentError):
-                raise ParamsError(f"cannot open the study database {url!r} (cv_search.storage or "
-                                  f"${STORAGE_ENV}): {error}") from None
+                raise ParamsError(
+                    f"cannot open the study database {url!r} (cv_search.storage or ${STORAGE_ENV}): {error}"
+                ) from None
             time.sleep(1 + attempt)
     if search.method == "grid_cv":
         sampler, pruner = optuna.samplers.GridSampler(space.grid, seed=seed), optuna.pruners.NopPruner()
@@ -57,9 +59,17 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
         # TPE treats a trial whose constraint (set in _start) is > 0 as infeasible.
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.optuna.startup_trials)
         pruner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=search.optuna.pruner.min_epochs, reduction_factor=search.optuna.pruner.reduction_factor)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction="maximize", load_if_exists=True)
+            min_resource=search.optuna.pruner.min_epochs,
+            reduction_factor=search.optuna.pruner.reduction_factor,
+        )
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        direction="maximize",
+        load_if_exists=True,
+    )
 
 
 def n_trials(search: CvSearch, space: Space) -> int:
@@ -92,9 +102,16 @@ def optimize(study, objective: Callable, budget: int) -> None:
         if trial.user_attrs.get("trained", True):
             mine += 1
         elapsed = time.perf_counter() - started
-        log.info("trial %d %s: %s; %d of %d trials finished, %.0f s so far, about %.0f s left",
-                 trial.number, trial.state.name.lower(), describe(trial), len(finished), budget, elapsed,
-                 elapsed / max(mine, 1) * max(0, budget - len(finished)))
+        log.info(
+            "trial %d %s: %s; %d of %d trials finished, %.0f s so far, about %.0f s left",
+            trial.number,
+            trial.state.name.lower(),
+            describe(trial),
+            len(finished),
+            budget,
+            elapsed,
+            elapsed / max(mine, 1) * max(0, budget - len(finished)),
+        )
         if spent(trials):
             study.stop()
 
@@ -102,7 +119,9 @@ def optimize(study, objective: Callable, budget: int) -> None:
         others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
         if spent(others):
             study.stop()
-            raise BudgetSpent(f"trial {trial.number} started after the study had its {budget} trials: not run")
+            raise BudgetSpent(
+                f"trial {trial.number} started after the study had its {budget} trials: not run"
+            )
         return objective(trial)
 
     if not spent(study.get_trials(deepcopy=False)):
@@ -112,16 +131,22 @@ def optimize(study, objective: Callable, budget: int) -> None:
 def wait_for_others(study, poll_seconds: float = 5.0) -> None:
     """Return once no trial of the study is running (in another process)."""
     while running := study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        log.info("waiting for %d trial(s) that other workers are running: %s", len(running),
-                 ", ".join(str(t.number) for t in running))
+        log.info(
+            "waiting for %d trial(s) that other workers are running: %s",
+            len(running),
+            ", ".join(str(t.number) for t in running),
+        )
         time.sleep(poll_seconds)
         optuna.storages.fail_stale_trials(study)
 
 
 def describe(trial) -> str:
     attrs = trial.user_attrs
-    params = " ".join(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
-                      for key, value in trial.params.items())
+    params = " ".join(
+        f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in trial.params.items()
+    )
     if "correct" not in attrs:
         return f"{params}; {attrs.get('note', trial.system_attrs.get('fail_reason', ''))}".strip("; ")
-    return f"{params}; validation accuracy {attrs['correct'] / attrs['images']:.4f} after {attrs['epochs']} epoch(s)"
+    accuracy = attrs["correct"] / attrs["images"]
+    return f"{params}; validation accuracy {accuracy:.4f} after {attrs['epochs']} epoch(s)"

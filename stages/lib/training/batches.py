@@ -2,13 +2,15 @@
 random affine transform every epoch when a spec asks for augmentation."""
 
 import math
+
 import numpy as np
 
 from stages.lib.core.specs import Augmentation
 
 
-def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Augmentation, batch_size: int, seed: int,
-                     first_epoch: int = 0):
+def training_batches(
+    x: np.ndarray, y: np.ndarray, augmentation: Augmentation, batch_size: int, seed: int, first_epoch: int = 0
+):
     """An endless tf.data stream of (images, labels) batches: each epoch a fresh
     shuffle and, if `augmentation` is enabled, a fresh random affine transform
     of each image; all drawn from `seed` and the epoch number, so a resumed fit
@@ -21,8 +23,10 @@ def training_batches(x: np.ndarray, y: np.ndarray, augmentation: Augmentation, b
         order = tf.argsort(tf.random.stateless_uniform([len(y)], seed=[seed, number]))
         batches = math.ceil(len(y) / batch_size)
         batch_seeds = tf.stack([tf.fill([batches], number), tf.range(batches, dtype=tf.int64)], axis=1)
-        return tf.data.Dataset.zip(tf.data.Dataset.from_tensor_slices(order).batch(batch_size),
-                                   tf.data.Dataset.from_tensor_slices(batch_seeds))
+        return tf.data.Dataset.zip(
+            tf.data.Dataset.from_tensor_slices(order).batch(batch_size),
+            tf.data.Dataset.from_tensor_slices(batch_seeds),
+        )
 
     def load(indices, batch_seed):
         batch = tf.gather(images, indices)
@@ -59,10 +63,18 @@ def random_affine(images, augmentation: Augmentation, seed):
     centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
     from_x, from_y = centre_x + shift_x, centre_y + shift_y
     zeros = tf.zeros_like(cos)
-    transform = tf.stack([
-        cos, sin, centre_x - cos * from_x - sin * from_y,
-        -sin, cos, centre_y + sin * from_x - cos * from_y,
-        zeros, zeros,
-    ], axis=1)
+    transform = tf.stack(
+        [
+            cos,
+            sin,
+            centre_x - cos * from_x - sin * from_y,
+            -sin,
+            cos,
+            centre_y + sin * from_x - cos * from_y,
+            zeros,
+            zeros,
+        ],
+        axis=1,
+    )
     moved = keras.ops.image.affine_transform(images[..., None], transform, fill_mode="constant")
     return moved[..., 0]

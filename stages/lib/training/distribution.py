@@ -34,18 +34,24 @@ def strategy_scope(settings: Distribution) -> AbstractContextManager:
     gpus = tf.config.list_physical_devices("GPU")
     if settings.mixed_precision:
         if not gpus:
-            raise ParamsError("distribution.mixed_precision needs a GPU, and TensorFlow sees none here (float16 "
-                              "on a CPU is slower than float32): set it to false, or install the GPU build "
-                              "(make setup GPU=1)")
+            raise ParamsError(
+                "distribution.mixed_precision needs a GPU, and TensorFlow sees none here (float16 "
+                "on a CPU is slower than float32): set it to false, or install the GPU build "
+                "(make setup GPU=1)"
+            )
         import keras
 
         keras.mixed_precision.set_global_policy("mixed_float16")
     if settings.strategy == "mirrored" and not gpus and settings.cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices)
-    log.info("training on %s%s", describe_devices(gpus, settings),
-             ", mixed precision (float16)" if settings.mixed_precision else "")
+            cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices
+        )
+    log.info(
+        "training on %s%s",
+        describe_devices(gpus, settings),
+        ", mixed precision (float16)" if settings.mixed_precision else "",
+    )
     if settings.strategy == "none":
         return nullcontext()
     devices = [device.name for device in tf.config.list_logical_devices("GPU" if gpus else "CPU")]

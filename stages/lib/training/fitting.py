@@ -7,25 +7,46 @@ from typing import Sequence
 
 import numpy as np
 
+from stages.lib.core.specs import ModelSpec
 from stages.lib.training.batches import training_batches
 from stages.lib.training.models import build_model
-from stages.lib.core.specs import ModelSpec
 
 
-def train(spec: ModelSpec, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
-          num_classes: int, log_dir: Path | None = None, callbacks: Sequence = ()):
+def train(
+    spec: ModelSpec,
+    train_data,
+    validation_data,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    num_classes: int,
+    log_dir: Path | None = None,
+    callbacks: Sequence = (),
+):
     """Build `spec` and fit it; returns (model, history as {metric: [per epoch]}).
 
     With `log_dir`, dvclive writes each epoch's train/eval loss and accuracy there
     (plots/metrics/*/*.tsv) and the last epoch's values to metrics.json.
     """
     model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
-    history = fit(model, spec, train_data, validation_data, epochs=epochs, batch_size=batch_size,
-                  seed=seed, log_dir=log_dir, callbacks=callbacks)
+    history = fit(
+        model,
+        spec,
+        train_data,
+        validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        log_dir=log_dir,
+        callbacks=callbacks,
+    )
     return model, history
 
 
-def new_model(spec: ModelSpec, x_train: np.ndarray, num_classes: int, *, epochs: int, batch_size: int, seed: int):
+def new_model(
+    spec: ModelSpec, x_train: np.ndarray, num_classes: int, *, epochs: int, batch_size: int, seed: int
+):
     """A freshly initialised model for training on `x_train` for `epochs`."""
     import keras
 
@@ -37,8 +58,19 @@ def new_model(spec: ModelSpec, x_train: np.ndarray, num_classes: int, *, epochs:
     return build_model(spec, x_train.shape[1:], num_classes, total_steps)
 
 
-def fit(model, spec: ModelSpec, train_data, validation_data, *, epochs: int, batch_size: int, seed: int,
-        initial_epoch: int = 0, log_dir: Path | None = None, callbacks: Sequence = ()) -> dict:
+def fit(
+    model,
+    spec: ModelSpec,
+    train_data,
+    validation_data,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    initial_epoch: int = 0,
+    log_dir: Path | None = None,
+    callbacks: Sequence = (),
+) -> dict:
     """Train a built model from `initial_epoch` up to `epochs`; returns the history."""
     x_train, y_train = train_data
     callbacks = list(callbacks)

@@ -13,8 +13,11 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
     model = keras.Sequential(
         # The output layer computes in float32 under any precision policy (Keras' advice
         # for mixed precision: a float16 softmax loses small probabilities).
-        [keras.Input(shape=input_shape), *_layers(spec, input_shape),
-         keras.layers.Dense(num_classes, activation="softmax", dtype="float32")],
+        [
+            keras.Input(shape=input_shape),
+            *_layers(spec, input_shape),
+            keras.layers.Dense(num_classes, activation="softmax", dtype="float32"),
+        ],
         name=spec.family,
     )
     learning_rate = spec.learning_rate
