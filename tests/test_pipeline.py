@@ -214,6 +214,8 @@ def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, mo
 
 def test_python_bytecode_beside_the_code_does_not_make_a_stage_stale(project):
     """The stages depend on package folders, where Python writes __pycache__ (.dvcignore)."""
+    # what imports write where PYTHONDONTWRITEBYTECODE is not set
+    project.run(sys.executable, "-m", "compileall", "-q", "stages")
     assert list((project.root / "stages" / "lib").glob("*/__pycache__/*.pyc"))
     assert "up to date" in project.run("dvc", "status")
 
