@@ -1,2 +1,2 @@
-"""Shared by every stage: typed params and their errors, paths, the entry point, artifact and model files.
+"""Shared by every stage: typed params and errors, paths, the entry point, artifact/model files, intervals.
 May import: nothing else of stages."""
