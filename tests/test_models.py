@@ -110,7 +110,14 @@ def test_training_keys_are_optional_with_stated_defaults():
     for optimizer in ("adam", "adamw", "rmsprop", "sgd"):  # no decay by default, whichever the optimizer
         model = build_model(validate_spec({**MLP, "optimizer": optimizer}, "m"), (28, 28), 10)
         assert not model.optimizer.weight_decay
-    assert spec.augmentation.model_dump() == {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
+    assert spec.augmentation.model_dump() == {
+        "rotation": 0.0,
+        "shift": 0.0,
+        "scale": 0.0,
+        "elastic": 0.0,
+        "elastic_sigma": 4.0,
+    }
+    assert (spec.warmup, spec.label_smoothing, spec.ema) == (0.0, 0.0, 0.0)
     with pytest.raises(ParamsError, match=r"model.augmentation.shift must be < 14.0, got 20"):
         validate_spec({**MLP, "augmentation": {"rotation": 5, "shift": 20, "scale": 0}}, "model")
     with pytest.raises(
@@ -119,3 +126,21 @@ def test_training_keys_are_optional_with_stated_defaults():
         r"\(did you mean 'cosine'\?\)",
     ):
         validate_spec({**MLP, "lr_schedule": "cosin"}, "model")
+
+
+def test_warmup_rises_linearly_then_decays_by_cosine():
+    model = build_model(validate_spec({**CNN, "warmup": 0.2}, "cnn"), (28, 28), 10, total_steps=100)
+    schedule = model.optimizer._learning_rate
+    assert float(schedule(0)) == 0.0 and float(schedule(10)) == pytest.approx(1e-3, rel=1e-5)
+    assert float(schedule(20)) == pytest.approx(2e-3, rel=1e-5)  # the peak, then cosine over 80 steps
+    assert float(schedule(60)) == pytest.approx(1e-3, rel=1e-5) and float(schedule(100)) == 0.0
+    with pytest.raises(ParamsError, match=r"model.warmup needs lr_schedule cosine, got constant"):
+        validate_spec({**MLP, "warmup": 0.1}, "model")
+
+
+def test_label_smoothing_and_weight_averaging_reach_the_loss_and_the_optimizer():
+    model = build_model(validate_spec({**MLP, "label_smoothing": 0.1, "ema": 0.9}, "m"), (28, 28), 10)
+    assert model.loss.get_config()["label_smoothing"] == 0.1
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    plain = build_model(validate_spec(MLP, "m"), (28, 28), 10)
+    assert plain.loss.get_config()["label_smoothing"] == 0.0 and not plain.optimizer.use_ema

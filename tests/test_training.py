@@ -1,10 +1,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from stages.lib.core.model_files import load_model, save_model
 from stages.lib.core.specs import Augmentation, validate_spec
-from stages.lib.training.batches import random_affine, training_batches
+from stages.lib.training.batches import distort, training_batches
 from stages.lib.training.fitting import train
 
 SPEC = validate_spec(
@@ -95,14 +96,14 @@ def test_augmentation_is_seeded_and_a_resumed_stream_continues_it():
     assert not np.allclose(stream[0][0], plain_images)  # but transformed
 
 
-def test_random_affine_moves_a_digit_within_the_bounds():
+def test_distort_moves_a_digit_within_the_bounds():
     import tensorflow as tf
 
     image = np.zeros((64, 28, 28), np.float32)
     image[:, 12:16, 12:16] = 1.0
-    still = random_affine(tf.constant(image), Augmentation(), tf.constant([1, 2], tf.int64))
+    still = distort(tf.constant(image), Augmentation(), tf.constant([1, 2], tf.int64))
     np.testing.assert_allclose(still.numpy(), image, atol=1e-6)
-    moved = random_affine(tf.constant(image), Augmentation(shift=3.0), tf.constant([1, 2], tf.int64)).numpy()
+    moved = distort(tf.constant(image), Augmentation(shift=3.0), tf.constant([1, 2], tf.int64)).numpy()
     rows = (moved.sum(axis=2) * np.arange(28)).sum(axis=1) / moved.sum(axis=(1, 2))
     assert np.all(np.abs(rows - 13.5) <= 3.0 + 1e-4) and np.std(rows) > 0.5
     np.testing.assert_allclose(moved.sum(axis=(1, 2)), 16.0, rtol=1e-4)  # a shift keeps the ink
@@ -114,3 +115,54 @@ def test_augmented_training_is_deterministic():
     second, _ = train(spec, tiny_data(0), tiny_data(1), epochs=2, batch_size=16, seed=3, num_classes=3)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_every_recipe_option_trains():
+    spec = SPEC.model_copy(
+        update={
+            "lr_schedule": "cosine",
+            "warmup": 0.2,
+            "label_smoothing": 0.1,
+            "ema": 0.9,
+            "augmentation": Augmentation(elastic=1.0, elastic_sigma=1.0),
+        }
+    )
+    model, history = train(spec, tiny_data(0), tiny_data(1), epochs=3, batch_size=16, seed=0, num_classes=3)
+    assert len(history["loss"]) == 3 and np.all(np.isfinite(history["loss"]))
+    assert history["val_accuracy"][-1] > 0.5  # it learns (the class is written in the first row)
+
+
+def test_the_averaged_weights_are_what_the_model_keeps_and_saves(tmp_path):
+    spec = SPEC.model_copy(update={"ema": 0.9})
+    model, _ = train(spec, tiny_data(0), tiny_data(1), epochs=3, batch_size=16, seed=0, num_classes=3)
+    averages = [v.numpy() for v in model.optimizer._model_variables_moving_average]
+    for weight, average in zip(model.trainable_weights, averages, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), average)
+    raw, _ = train(SPEC, tiny_data(0), tiny_data(1), epochs=3, batch_size=16, seed=0, num_classes=3)
+    assert not np.allclose(raw.get_weights()[0], model.get_weights()[0])  # the same run, not averaged
+    save_model(model, tmp_path / "m.keras")
+    for saved, kept in zip(load_model(tmp_path / "m.keras").get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, kept)
+
+
+def test_elastic_distortion_moves_pixels_smoothly_and_keeps_the_ink():
+    import tensorflow as tf
+
+    from stages.lib.training.batches import gaussian_blur
+
+    image = np.zeros((16, 28, 28), np.float32)
+    image[:, 8:20, 12:16] = 1.0
+    seed = tf.constant([3, 4], tf.int64)
+    moved = distort(tf.constant(image), Augmentation(elastic=34.0), seed).numpy()
+    np.testing.assert_array_equal(
+        moved, distort(tf.constant(image), Augmentation(elastic=34.0), seed).numpy()
+    )
+    assert np.abs(moved - image).mean() > 0.01 and not np.allclose(moved[0], moved[1])
+    # The field stretches some parts and squeezes others (Simard et al.'s alpha 34, sigma 4)
+    assert moved.sum() == pytest.approx(image.sum(), rel=0.1)
+    impulse = np.zeros((1, 41, 41, 1), np.float32)
+    impulse[0, 20, 20, 0] = 1.0
+    blurred = gaussian_blur(tf.constant(impulse), 3.0).numpy()[0, :, :, 0]
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-5)
+    spread = np.sqrt((blurred.sum(axis=0) * (np.arange(41) - 20) ** 2).sum())
+    assert spread == pytest.approx(3.0, rel=0.05)  # a Gaussian of sigma 3 (cut at 3 sigma)

@@ -1,17 +1,15 @@
 """Model specs, the typed mappings params.yaml and best_config files describe models
 with: one class per family (Mlp, Lenet, Cnn; `family` says which), each with its
 hyperparameters and how it is trained: optimizer, learning rate and its schedule,
-weight decay and input augmentation; and a spec's cost per image. stages.lib.training.models
-builds them."""
+weight decay, label smoothing, weight averaging and input augmentation.
+stages.lib.training.models builds them; costs.py says what one costs to train."""
 
-import itertools
-import math
 from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import Field
 
-from stages.lib.core.params import Strict, checked
+from stages.lib.core.params import Strict, checked, problem
 
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
@@ -19,15 +17,25 @@ KernelSize = Annotated[int, Field(ge=1, le=9)]
 
 
 class Augmentation(Strict):
-    """One random affine transform per training image and epoch, drawn uniformly."""
+    """One random distortion per training image and epoch: an affine transform drawn
+    uniformly within the bounds, plus an elastic one (Simard et al. 2003: a field of
+    random displacements, smoothed by a Gaussian of `elastic_sigma` pixels and scaled
+    by `elastic`)."""
 
     rotation: Annotated[float, Field(ge=0.0, lt=180.0)] = 0.0  # +- degrees
     shift: Annotated[float, Field(ge=0.0, lt=14.0)] = 0.0  # +- pixels, each axis
     scale: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # 1 +- this zoom factor
+    elastic: Annotated[float, Field(ge=0.0, lt=100.0)] = 0.0  # alpha; 0: none
+    elastic_sigma: Annotated[float, Field(ge=0.5, le=10.0)] = 4.0
 
     @property
     def enabled(self) -> bool:
-        return any((self.rotation, self.shift, self.scale))
+        return any((self.rotation, self.shift, self.scale, self.elastic))
+
+    def scaled(self, strength: float) -> "Augmentation":
+        """Every bound times `strength` (the field's smoothness stays)."""
+        bounds = {key: value * strength for key, value in self if key != "elastic_sigma"}
+        return self.model_copy(update=bounds)
 
 
 class Training(Strict):
@@ -37,7 +45,16 @@ class Training(Strict):
     learning_rate: Annotated[float, Field(gt=0.0, lt=10.0)]
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 0 over the run
     weight_decay: Fraction = 0.0  # decoupled (AdamW, or the other optimizers' weight_decay)
+    warmup: Fraction = 0.0  # cosine only: the share of the run's updates rising linearly from 0
+    label_smoothing: Fraction = 0.0
+    ema: Fraction = 0.0  # momentum of a moving average of the weights, kept after training; 0: none
     augmentation: Augmentation = Augmentation()
+
+    @pydantic.model_validator(mode="after")
+    def _warmup_needs_cosine(self):
+        if self.warmup and self.lr_schedule != "cosine":
+            raise problem(".warmup", f" needs lr_schedule cosine, got {self.lr_schedule}")
+        return self
 
 
 class Mlp(Training):
@@ -75,20 +92,3 @@ SPEC = pydantic.TypeAdapter(ModelSpec)
 def validate_spec(value: Any, where: str) -> Mlp | Lenet | Cnn:
     """A model spec from a mapping (a best_config file, a test), checked."""
     return checked(SPEC, value, where)
-
-
-def multiply_adds(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> int:
-    """Multiply-adds per image of the spec's Dense and Conv layers (what a training
-    epoch's time mostly grows with): the cost cv_search's budgets bound."""
-    if spec.family == "mlp":
-        sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
-        return sum(a * b for a, b in itertools.pairwise(sizes))
-    (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
-    blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
-    for block in blocks:
-        for filters in block:
-            height, width = height - kernel + 1, width - kernel + 1  # no padding
-            total += height * width * kernel * kernel * channels * filters
-            channels = filters
-        height, width = height // 2, width // 2
-    return total + height * width * channels * spec.dense_units + spec.dense_units * num_classes

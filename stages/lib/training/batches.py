@@ -31,7 +31,7 @@ def training_batches(
     def load(indices, batch_seed):
         batch = tf.gather(images, indices)
         if augmentation.enabled:
-            batch = random_affine(batch, augmentation, batch_seed + seed)
+            batch = distort(batch, augmentation, batch_seed + seed)
         return batch, tf.gather(labels, indices)
 
     return (
@@ -42,39 +42,69 @@ def training_batches(
     )
 
 
-def random_affine(images, augmentation: Augmentation, seed):
+def distort(images, augmentation: Augmentation, seed):
     """Each image (batch, height, width) rotated, scaled and shifted about its centre
-    by amounts drawn uniformly within `augmentation`'s bounds; bilinear, zero fill."""
-    import keras
+    by amounts drawn uniformly within `augmentation`'s bounds, then moved by a smooth
+    random displacement field if it asks for elastic distortion; bilinear, zero fill."""
     import tensorflow as tf
 
     count, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 6)
 
-    def uniform(bound, index):
-        return tf.random.stateless_uniform([count], seeds[index], -bound, bound)
+    def uniform(bound, index, shape=None):
+        return tf.random.stateless_uniform(shape or [count], seeds[index], -bound, bound)
 
-    angle = uniform(math.radians(augmentation.rotation), 0)
-    zoom = 1.0 + uniform(augmentation.scale, 1)
-    shift_x, shift_y = uniform(augmentation.shift, 2), uniform(augmentation.shift, 3)
-    # The transform maps each output pixel to the input point it samples:
-    # input = A (output - centre - shift) + centre, with A = rotation(-angle) / zoom.
-    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
-    centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
-    from_x, from_y = centre_x + shift_x, centre_y + shift_y
-    zeros = tf.zeros_like(cos)
-    transform = tf.stack(
-        [
-            cos,
-            sin,
-            centre_x - cos * from_x - sin * from_y,
-            -sin,
-            cos,
-            centre_y + sin * from_x - cos * from_y,
-            zeros,
-            zeros,
-        ],
-        axis=1,
+    angle = uniform(math.radians(augmentation.rotation), 0)[:, None, None]
+    zoom = 1.0 + uniform(augmentation.scale, 1)[:, None, None]
+    shift_x, shift_y = (
+        uniform(augmentation.shift, 2)[:, None, None],
+        uniform(augmentation.shift, 3)[:, None, None],
     )
-    moved = keras.ops.image.affine_transform(images[..., None], transform, fill_mode="constant")
-    return moved[..., 0]
+    # Each output pixel samples the input at A (output - centre - shift) + centre, with
+    # A = rotation(-angle) / zoom, plus the elastic displacement there.
+    rows, columns = tf.meshgrid(
+        tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij"
+    )
+    x, y = columns - (width - 1) / 2 - shift_x, rows - (height - 1) / 2 - shift_y
+    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+    from_x, from_y = cos * x + sin * y + (width - 1) / 2, -sin * x + cos * y + (height - 1) / 2
+    if augmentation.elastic:
+        field = uniform(1.0, 4, [count, height, width, 2])
+        field = gaussian_blur(field, augmentation.elastic_sigma) * augmentation.elastic
+        from_x, from_y = from_x + field[..., 0], from_y + field[..., 1]
+    return bilinear(images, from_x, from_y)
+
+
+def gaussian_blur(field, sigma: float):
+    """Each channel of `field` (batch, height, width, channels) smoothed by a Gaussian
+    of `sigma` pixels (cut at 3 sigma), zero outside (scipy's mode="constant")."""
+    import tensorflow as tf
+
+    radius = math.ceil(3 * sigma)
+    taps = tf.exp(-0.5 * (tf.range(-radius, radius + 1, dtype=tf.float32) / sigma) ** 2)
+    taps = taps / tf.reduce_sum(taps)
+    channels = field.shape[-1]
+    down = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    across = tf.reshape(down, [1, -1, channels, 1])
+    field = tf.nn.depthwise_conv2d(field, down, [1, 1, 1, 1], "SAME")
+    return tf.nn.depthwise_conv2d(field, across, [1, 1, 1, 1], "SAME")
+
+
+def bilinear(images, from_x, from_y):
+    """images (batch, height, width) sampled at the points (from_x, from_y), one per
+    output pixel, by bilinear interpolation; 0 outside the image."""
+    import tensorflow as tf
+
+    count, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    flat = tf.reshape(images, [-1])
+    base = tf.range(count)[:, None, None] * height * width
+    left, top = tf.floor(from_x), tf.floor(from_y)
+    result = tf.zeros_like(from_x)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        column, row = left + dx, top + dy
+        weight = (1 - tf.abs(from_x - column)) * (1 - tf.abs(from_y - row))
+        inside = (column >= 0) & (column <= width - 1) & (row >= 0) & (row <= height - 1)
+        index = base + tf.cast(tf.clip_by_value(row, 0, height - 1), tf.int32) * width
+        index += tf.cast(tf.clip_by_value(column, 0, width - 1), tf.int32)
+        result += tf.where(inside, weight * tf.gather(flat, index), 0.0)
+    return result

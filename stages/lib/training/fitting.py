@@ -73,6 +73,8 @@ def fit(
 ) -> dict:
     """Train a built model from `initial_epoch` up to `epochs`; returns the history."""
     x_train, y_train = train_data
+    classes = model.output_shape[-1]
+    x_validation, y_validation = validation_data
     callbacks = list(callbacks)
     if log_dir is not None:
         from dvclive import Live
@@ -82,10 +84,12 @@ def fit(
         live = Live(str(log_dir), dvcyaml=False, save_dvc_exp=False)
         callbacks.append(DVCLiveCallback(live=live))
     history = model.fit(
-        training_batches(x_train, y_train, spec.augmentation, batch_size, seed, initial_epoch),
+        training_batches(
+            x_train, one_hot(y_train, classes), spec.augmentation, batch_size, seed, initial_epoch
+        ),
         steps_per_epoch=math.ceil(len(x_train) / batch_size),
         shuffle=False,  # the stream is shuffled already
-        validation_data=validation_data,
+        validation_data=(x_validation, one_hot(y_validation, classes)),
         validation_batch_size=1024,
         epochs=epochs,
         initial_epoch=initial_epoch,
@@ -93,3 +97,8 @@ def fit(
         verbose=2,  # one line per epoch: readable in DVC's captured logs
     )
     return history.history
+
+
+def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Integer labels as rows of the identity (what the loss compares with)."""
+    return np.eye(classes, dtype=np.float32)[labels]

@@ -22,7 +22,14 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
     )
     learning_rate = spec.learning_rate
     if spec.lr_schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+        # With warmup: linear from 0 to the learning rate, then the cosine decay to 0.
+        warmup_steps = round(spec.warmup * total_steps)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else learning_rate,
+            decay_steps=total_steps - warmup_steps,
+            warmup_target=learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
     # AdamW needs a number (0 is no decay); the others take None for no decay.
     weight_decay = spec.weight_decay if spec.optimizer == "adamw" else spec.weight_decay or None
     optimizer = {
@@ -30,10 +37,20 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int,
         "adamw": keras.optimizers.AdamW,
         "rmsprop": keras.optimizers.RMSprop,
         "sgd": keras.optimizers.SGD,
-    }[spec.optimizer](learning_rate=learning_rate, weight_decay=weight_decay)
-    # Integer labels with sparse cross-entropy: the notebooks' one-hot labels with
-    # categorical cross-entropy compute the same loss.
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    }[spec.optimizer](
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        # fit() ends by copying the averaged weights into the model (what is saved).
+        use_ema=spec.ema > 0,
+        ema_momentum=spec.ema or 0.99,
+    )
+    # One-hot labels (fitting.fit makes them), which label smoothing needs; with none,
+    # the notebooks' categorical cross-entropy.
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing),
+        metrics=["accuracy"],
+    )
     return model
 
 
