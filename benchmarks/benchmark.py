@@ -8,7 +8,10 @@ one's wall time and peak memory (the stage's processes, as GNU time reports). Th
 images/s of each training stage (median epoch, first epoch left out, from the time per
 step that Keras prints after each epoch in the stage's log) against a bare Keras
 `model.fit` of the same model and data with no callback, timed the same way (numpy
-arrays; for an augmented model, the same augmented tf.data stream); the wall
+arrays; for an augmented model, the same augmented tf.data stream), and the GFLOP/s
+that makes (6 FLOPs per multiply-add and image: forward and backward) as a fraction
+of a float32 matmul's GFLOP/s measured at the start of the same run, the most these
+cores do; the wall
 time of a no-op `dvc repro` and of `dvc status`; the final model's prediction
 throughput (on training images: the test set is evaluate's alone); and each model's
 test accuracy from metrics/evaluate.json. Offline, set DATASET_MIRROR. Not part of the
@@ -42,13 +45,17 @@ from stages.lib.core.artifacts import load_arrays, load_images
 from stages.lib.training.models import build_model
 from stages.lib.core.specs import validate_spec
 from stages.lib.training.batches import training_batches
+from stages.lib.training.fitting import one_hot
 
 spec, train_paths, validation, batch_size, epochs, seed = json.loads(sys.argv[1])
 spec = validate_spec(spec, "spec")
 x, y = load_images(*train_paths)
-validation = load_arrays(validation, "x", "y")
+classes = int(y.max()) + 1
+y = one_hot(y, classes)  # what the compiled loss compares with
+x_validation, y_validation = load_arrays(validation, "x", "y")
+validation = (x_validation, one_hot(y_validation, classes))
 keras.utils.set_random_seed(seed)
-model = build_model(spec, x.shape[1:], int(y.max()) + 1, epochs * -(-len(x) // batch_size))
+model = build_model(spec, x.shape[1:], classes, epochs * -(-len(x) // batch_size))
 if spec.augmentation.enabled:  # the same augmented stream as the pipeline's
     data = {"x": training_batches(x, y, spec.augmentation, batch_size, seed),
             "steps_per_epoch": -(-len(x) // batch_size)}
@@ -132,6 +139,9 @@ def main():
     parser.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temporary one")
     parser.add_argument("--bare-epochs", type=int, default=3, help="epochs of each bare Keras reference fit")
     args = parser.parse_args()
+    sys.path.insert(0, str(args.repo.resolve()))  # the project's own cost and spec code
+    from stages.lib.core.costs import multiply_adds
+    from stages.lib.core.specs import validate_spec
 
     with tempfile.TemporaryDirectory() as temporary:
         work = args.keep or Path(temporary)
@@ -148,6 +158,7 @@ def main():
             ["git", "rm", "-r", "--quiet", "--ignore-unmatch", "dvc.lock", "metrics"], cwd=project, check=True
         )
         params = yaml.safe_load((project / "params.yaml").read_text())
+        matmul = matmul_gflops()
 
         rows = []
         for stage in stage_names(project):
@@ -166,6 +177,10 @@ def main():
                 pipeline, bare = step_seconds(log), step_seconds(bare_log)
                 row["images_per_s"], row["bare_images_per_s"] = batch_size / pipeline, batch_size / bare
                 row["ratio"] = pipeline / bare
+                row["gflops"] = (
+                    row["images_per_s"] * 6 * multiply_adds(validate_spec(spec, "spec"), (28, 28), 10) / 1e9
+                )
+                row["matmul_fraction"] = row["gflops"] / matmul
 
         noop_repro, _, _ = timed(["dvc", "repro"], project, env)
         status, _, _ = timed(["dvc", "status"], project, env)
@@ -176,6 +191,7 @@ def main():
     figures = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
+        "matmul_gflops": matmul,
         "stages": rows,
         "total_s": total,
         "noop_repro_s": noop_repro,
@@ -187,6 +203,18 @@ def main():
     print(report(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """A float32 matmul's GFLOP/s with numpy (2 n^3 FLOPs each)."""
+    import numpy as np
+
+    a, b = np.random.default_rng(0).random((2, size, size), dtype=np.float32)
+    a @ b  # warm up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def machine() -> str:
@@ -201,17 +229,21 @@ def report(figures) -> str:
     lines = [
         f"Benchmark of a full default run, {figures['date']}, {figures['machine']}",
         "",
-        "| stage | wall time | peak memory | images/s | bare Keras images/s | step time, pipeline / bare |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"A float32 matmul (numpy, 2048 x 2048): {figures['matmul_gflops']:.0f} GFLOP/s.",
+        "",
+        "| stage | wall time | peak memory | images/s | bare Keras images/s | step time, pipeline / bare "
+        "| GFLOP/s | of the matmul's |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in figures["stages"]:
         speed = (
-            f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x"
+            f"{row['images_per_s']:,.0f} | {row['bare_images_per_s']:,.0f} | {row['ratio']:.2f}x | "
+            f"{row['gflops']:.1f} | {row['matmul_fraction']:.0%}"
             if "ratio" in row
-            else " | | "
+            else " | | | | "
         )
         lines.append(f"| {row['stage']} | {row['wall_s']:,.1f} s | {row['peak_gib']:.2f} GiB | {speed} |")
-    lines.append(f"| all | {figures['total_s']:,.0f} s ({figures['total_s'] / 60:.1f} min) | | | | |")
+    lines.append(f"| all | {figures['total_s']:,.0f} s ({figures['total_s'] / 60:.1f} min) | | | | | | |")
     lines += [
         "",
         f"no-op `dvc repro`: {figures['noop_repro_s']:.1f} s; `dvc status`: {figures['status_s']:.1f} s",

@@ -1,10 +1,12 @@
 """Stage cv_search: choose the model of one search space (`python -m stages.cv_search
 mlp` or `cnn`) on training images only, as an Optuna study.
 
-cv_search.method optuna (default): trials sampled by a seeded TPE sampler from the
-space's `search` ranges, each trained on the space's `train_images` of
-data/split/search.npz for up to the space's `epochs`, scored after each epoch on
-data/split/validation.npz and stopped early by a successive-halving pruner. grid_cv: notebook
+cv_search.method optuna (default): the space's base model (its default) is the first
+trial, then trials drawn by a seeded sampler from the space's `search` ranges, each
+trained on the space's `train_images` of data/split/search.npz for the space's
+`epochs` (fewer if a pruner is set and stops it) and scored on
+data/split/validation.npz. A challenger replaces the default only if it is better
+beyond the noise (McNemar's test on the validation images). grid_cv: notebook
 003's protocol, every point of the space's `grid` scored by stratified k-fold
 cross-validation of search.npz and validation.npz together. Neither touches
 data/split/holdout.npz, which picks `final` later, nor the test images.
@@ -14,8 +16,9 @@ cv_search.storage ($CV_SEARCH_STORAGE overrides it), where `--worker` processes 
 any machine with the repository and its data (`dvc pull`) join it. The stage ends once
 the study has n_trials trials, whoever ran them, and writes
 metrics/cv_search/SPACE/results.csv (one row per trial), metrics.json (the best trial,
-trials complete, pruned and failed), study.db (a copy of the study) and
-models/best_config/SPACE.json (the winning model spec, for train_final).
+trials complete, pruned and failed, the decision and how well early epochs rank the
+trials), study.db (a copy of the study) and models/best_config/SPACE.json (the kept
+model spec, for train_final).
 """
 
 import hashlib
@@ -30,16 +33,9 @@ from stages.lib.core.errors import ParamsError
 from stages.lib.core.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
 from stages.lib.data.splitting import balanced_subset
 from stages.lib.search.objectives import cross_validation_objective, trial_objective
-from stages.lib.search.results import best_trial, summary, trial_table
-from stages.lib.search.spaces import study_name
-from stages.lib.search.studies import (
-    STORAGE_ENV,
-    n_trials,
-    open_study,
-    optimize,
-    storage_url,
-    wait_for_others,
-)
+from stages.lib.search.results import decide, summary, trial_table
+from stages.lib.search.spaces import check_space, study_name
+from stages.lib.search.studies import STORAGE_ENV, n_trials, open_study, optimize, run_study, storage_url
 from stages.lib.training.distribution import strategy_scope
 
 
@@ -61,6 +57,8 @@ def main(args):
     else:
         x, y = load_images(SPLIT_DIR / "search.npz", SPLIT_DIR / "validation.npz")
         data = [x, y]
+    if search.method == "optuna":
+        check_space(args.space, space, x.shape[1:], options["num_classes"])
     name, url = study_name(args.space, search, space, options["seed"], digest(*data)), storage_url(search)
     if args.worker and url is None:
         raise ParamsError(
@@ -73,22 +71,23 @@ def main(args):
         objective = cross_validation_objective(search, space, x, y, **options)
     with strategy_scope(params.distribution):
         if args.worker:
-            # Unseeded: workers sharing one seed would all draw the same values.
-            optimize(open_study(name, url, search, space, seed=None), objective, n_trials(search, space))
+            study = open_study(name, url, search, space, seed=options["seed"], worker=True)
+            optimize(study, objective, n_trials(search, space))
             return
         out = METRICS_DIR / "cv_search" / args.space
         with atomic_path(out / "study.db") as local:
             local_url = f"sqlite:///{local}"
             study = open_study(name, url or local_url, search, space, seed=options["seed"])
-            optimize(study, objective, n_trials(search, space))
-            wait_for_others(study)
+            run_study(study, objective, n_trials(search, space))
             if url is not None:
                 optuna.copy_study(from_study_name=name, from_storage=url, to_storage=local_url)
-            results = trial_table(study)
+            decision = decide(study, search)
+            results = trial_table(study, decision["kept"])
             write_csv(out / "results.csv", results)
-            write_json(out / "metrics.json", summary(study))
-            write_json(best_config_path(args.space), best_trial(study).user_attrs["spec"])
+            write_json(out / "metrics.json", summary(study, decision))
+            write_json(best_config_path(args.space), study.trials[decision["kept"]].user_attrs["spec"])
     print(results.drop(columns=["note", "worker"]).to_string(index=False))
+    print(f"kept trial {decision['kept']}: {decision['outcome']}")
 
 
 def arguments(parser):

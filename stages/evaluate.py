@@ -90,6 +90,9 @@ def main(args):
             search_results={
                 space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS
             },
+            search_summaries={
+                space: read_json(METRICS_DIR / "cv_search" / space / "metrics.json") for space in FINALISTS
+            },
             best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
             studies={space: load_study(space) for space in FINALISTS},
         ),

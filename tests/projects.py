@@ -21,13 +21,14 @@ SMALL_SETTINGS = {
     "train_baseline": {"epochs": 2},
     "train_big": {"epochs": 2},
     "cv_search": {
-        "optuna": {"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
+        "optuna": {"sampler": "qmc", "startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
         "spaces": {
             "mlp": {
                 "n_trials": 4,
                 "epochs": 2,
                 "train_images": 600,
-                "max_multiply_adds": 40000,
+                "batch_size": 128,
+                "max_microseconds_per_image": 1000,
                 "model": {
                     "family": "mlp",
                     "hidden_units": [32],
@@ -38,7 +39,7 @@ SMALL_SETTINGS = {
                     "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
                 },
                 "search": {
-                    "width": {"low": 16, "high": 64, "log": True},
+                    "width": {"low": 16, "high": 64},
                     "learning_rate": {"low": 0.001, "high": 0.01, "log": True},
                 },
             },
@@ -46,10 +47,11 @@ SMALL_SETTINGS = {
                 "n_trials": 3,
                 "epochs": 2,
                 "train_images": 600,
-                "max_multiply_adds": 1000000,
+                "batch_size": 128,
+                "max_microseconds_per_image": 1000,
                 "model": {
                     "family": "cnn",
-                    "blocks": [[4], [8]],
+                    "blocks": [[8], [8]],
                     "kernel_size": 5,
                     "dense_units": 16,
                     "dropout": 0.1,
@@ -58,7 +60,7 @@ SMALL_SETTINGS = {
                     "lr_schedule": "cosine",
                     "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
                 },
-                "search": {"filters_1": {"low": 2, "high": 8}, "augmentation": {"low": 0.0, "high": 1.0}},
+                "search": {"filters_1": {"low": 8, "high": 16}, "augmentation": {"low": 0.0, "high": 1.0}},
             },
         },
     },

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import matplotlib.image
@@ -54,15 +55,15 @@ def test_first_repro_runs_all_eight_stages(project):
     for space, n_trials in (("mlp", 4), ("cnn", 3)):
         results = pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")
         assert results["trial"].tolist() == list(range(len(results)))
-        trained = results[~results["note"].astype("string").fillna("").str.endswith("not trained")]
-        assert len(trained) == n_trials and trained["accuracy"].notna().all()
+        assert len(results) == n_trials and results["accuracy"].notna().all()  # every draw trained
         assert set(results["state"]) <= {"COMPLETE", "PRUNED"} and "COMPLETE" in set(results["state"])
+        assert results["default"].tolist() == [True] + [False] * (n_trials - 1)  # trial 0
         summary = project.read_json(f"metrics/cv_search/{space}/metrics.json")
-        best = results.loc[results["trial"] == summary["best_trial"]].iloc[0]
-        # The best complete trial: a pruned one may have scored more at the epoch it stopped.
-        complete = results[results["state"] == "COMPLETE"]
-        assert best["accuracy"] == summary["best_accuracy"] == complete["accuracy"].max()
-        assert best["accuracy_low"] < best["accuracy"] < best["accuracy_high"]
+        kept = results.loc[results["kept"]].iloc[0]
+        assert kept["trial"] == summary["kept_trial"] == summary["decision"]["kept"]
+        assert kept["accuracy"] == summary["kept_accuracy"]
+        assert kept["accuracy_low"] < kept["accuracy"] < kept["accuracy_high"]
+        best = kept
         spec = project.read_json(f"models/best_config/{space}.json")
         assert (
             (spec["hidden_units"] == [best["width"]])
@@ -295,15 +296,17 @@ def study_names(project, space="mlp") -> list[str]:
 
 
 def test_the_search_gives_the_same_trials_and_winner_again_and_a_changed_space_is_a_new_study(project):
-    before, config, name = (
+    before, config, name, decision = (
         trials(project),
         project.read_json("models/best_config/mlp.json"),
         study_names(project),
+        project.read_json("metrics/cv_search/mlp/metrics.json")["decision"],
     )
     try:
         project.run(sys.executable, "-m", "stages.cv_search", "mlp")
         pd.testing.assert_frame_equal(trials(project), before)
         assert project.read_json("models/best_config/mlp.json") == config and study_names(project) == name
+        assert project.read_json("metrics/cv_search/mlp/metrics.json")["decision"] == decision
         project.edit_params(
             "cv_search",
             spaces={
@@ -346,17 +349,89 @@ def test_the_stage_and_two_workers_share_one_postgresql_study(project):
             assert [process.returncode for process in processes] == [0, 0, 0], logs
             results = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")
             assert sorted(results["trial"]) == list(range(len(results)))  # every trial number once
-            trained = results[~results["note"].astype("string").fillna("").str.endswith("not trained")]
+            trained = results[results["state"] != "FAIL"]  # FAIL: started after the budget was spent
             assert len(trained) == 12
             ran = results["worker"].str.rsplit(":", n=1).str[1].astype(int)
             assert set(ran) == {process.pid for process in processes}, logs  # all three took trials
             [study] = optuna.get_all_study_summaries(url)
             assert study.n_trials == len(results) and study_names(project) == [study.study_name]
             summary = project.read_json("metrics/cv_search/mlp/metrics.json")
-            assert summary["trials"] == 12 and summary["best_trial"] == study.best_trial.number
-            assert project.read_json("models/best_config/mlp.json") == study.best_trial.user_attrs["spec"]
+            kept = optuna.load_study(study_name=study.study_name, storage=url).trials[summary["kept_trial"]]
+            assert summary["trials"] == 12 and kept.user_attrs["spec"] == project.read_json(
+                "models/best_config/mlp.json"
+            )
             # Only the stage prints the results table; the workers log their trials.
-            assert ["tied_with_best" in log for log in logs] == [True, False, False]
+            assert ["kept trial" in log for log in logs] == [True, False, False]
             assert all("trials finished" in log for log in logs)
+    finally:
+        project.restore()
+
+
+def test_a_killed_workers_trial_is_failed_and_run_again(project):
+    """A `--worker` killed (SIGKILL) in the middle of a trial on PostgreSQL: once its
+    heartbeat is cv_search.worker_timeout seconds old the trial is FAIL, a copy of it
+    runs again, and the stage ends with n_trials trained trials, each number once."""
+    if reason := postgres.missing():
+        pytest.skip(reason)
+    import optuna
+
+    spaces = project.params()["cv_search"]["spaces"]
+    project.edit_params(
+        "cv_search",
+        worker_timeout=4,
+        spaces={**spaces, "mlp": {**spaces["mlp"], "n_trials": 6, "epochs": 6}},
+    )
+    try:
+        with postgres.server() as url:
+            env = {**project.env, "CV_SEARCH_STORAGE": url}
+            command = [sys.executable, "-m", "stages.cv_search", "mlp"]
+            worker = subprocess.Popen(
+                [*command, "--worker"],
+                cwd=project.root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+            stage = subprocess.Popen(
+                command,
+                cwd=project.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            killed = None
+            for _ in range(1200):  # up to 2 minutes for the worker to start a trial
+                names = optuna.get_all_study_names(url)
+                running = [
+                    t
+                    for t in (
+                        optuna.load_study(study_name=names[0], storage=url).get_trials() if names else []
+                    )
+                    if t.state == optuna.trial.TrialState.RUNNING
+                    and t.user_attrs.get("worker", "").endswith(f":{worker.pid}")
+                ]
+                if running:
+                    worker.kill()
+                    worker.wait()
+                    killed = running[0].number
+                    break
+                time.sleep(0.1)
+            assert killed is not None, "the worker never started a trial"
+            log = stage.communicate(timeout=600)[0]
+            assert stage.returncode == 0, log
+            [study] = [
+                optuna.load_study(study_name=name, storage=url) for name in optuna.get_all_study_names(url)
+            ]
+            trials = study.get_trials()
+            assert trials[killed].state == optuna.trial.TrialState.FAIL
+            [rerun] = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+            assert rerun.state.is_finished() and rerun.state != optuna.trial.TrialState.FAIL
+            assert rerun.params == trials[killed].params
+            results = pd.read_csv(project.root / "metrics/cv_search/mlp/results.csv")
+            assert results["trial"].tolist() == list(range(len(trials)))  # each trial number once
+            assert (results["state"] != "FAIL").sum() == 6 and (results["state"] == "FAIL").sum() == 1
+            summary = project.read_json("metrics/cv_search/mlp/metrics.json")
+            assert summary["trials"] == 6 and summary["fail"] == 1
     finally:
         project.restore()

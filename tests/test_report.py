@@ -9,6 +9,7 @@ import yaml
 from stages.lib.core.config import Params
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
+from stages.lib.core.search_config import CvSearch
 from stages.lib.report.curves import learning_curves, overfitting
 from stages.lib.report.evaluation import (
     calibration,
@@ -92,24 +93,23 @@ CLASSES = ["ring", "bar", "cross"]
 
 
 def toy_study(method):
-    """A study like cv_search's: two complete trials 5 images apart on 1,000 (a tie),
-    one pruned after an epoch and one over the cost budget, untrained."""
+    """A study like cv_search's: the default and a challenger, complete, 5 images apart
+    on 1,000 (a tie), one trial pruned after an epoch and one failed."""
     import optuna
 
-    from stages.lib.search.results import trial_table
+    from stages.lib.search.objectives import pack
+    from stages.lib.search.results import decide, summary, trial_table
 
     study = optuna.create_study(direction="maximize")
     distribution = optuna.distributions.IntDistribution(1, 4)
     for number, (state, correct, epochs) in enumerate(
-        [("COMPLETE", 900, 2), ("COMPLETE", 905, 2), ("PRUNED", 700, 1), ("PRUNED", None, None)]
+        [("COMPLETE", 900, 2), ("COMPLETE", 905, 2), ("PRUNED", 700, 1), ("FAIL", None, None)]
     ):
         attrs = {"spec": {"a": number}, "multiply_adds": 1000 * (number + 1), "worker": "host:1"}
+        attrs.update(default=number == 0, microseconds_per_image=100.0 * (number + 1))
         if correct is not None:
             attrs.update(correct=correct, images=1000, epochs=epochs, seconds=1.5)
-        else:
-            attrs.update(
-                trained=False, note="4,000 multiply-adds per image, over max_multiply_adds: not trained"
-            )
+            attrs.update(right=pack(np.arange(1000) >= 1000 - correct))
         if method == "grid_cv" and state == "COMPLETE":
             attrs.update(folds=[correct / 1000 - 0.01, correct / 1000 + 0.01], std=0.0141)
         study.add_trial(
@@ -124,7 +124,12 @@ def toy_study(method):
                 else {epoch: correct / 1000 - 0.01 * (epochs - epoch) for epoch in range(1, epochs + 1)},
             )
         )
-    return study, trial_table(study)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["cv_search"]
+    raw["method"] = method
+    for space in raw["spaces"].values():  # grid_cv needs each space's grid
+        space["grid"] = {"dropout": [0.0, 0.5]}
+    decision = decide(study, checked(CvSearch, raw, "cv_search"))
+    return study, trial_table(study, decision["kept"]), summary(study, decision)
 
 
 def small_run(tmp_path, method="optuna"):
@@ -140,7 +145,7 @@ def small_run(tmp_path, method="optuna"):
     probabilities["random_guess"] = np.full((60, 3), 1 / 3)
     probabilities["final"] = probabilities["cnn_final"]
     predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
-    study, search = toy_study(method)
+    study, search, search_summary = toy_study(method)
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["cv_search"]["method"] = method
     for space in raw["cv_search"]["spaces"].values():  # grid_cv needs each space's grid
@@ -164,6 +169,7 @@ def small_run(tmp_path, method="optuna"):
             for name in models
         },
         search_results={"mlp": search, "cnn": search},
+        search_summaries={"mlp": search_summary, "cnn": search_summary},
         best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
         studies={"mlp": study, "cnn": study},
     )
@@ -203,15 +209,23 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
     low, high = wilson_interval(905, 1000)
     mlp = run.params.cv_search.spaces.mlp
-    assert (
-        f"3 trials trained (budget {mlp.n_trials}, up to {mlp.epochs} epochs each): 2 complete, 1 pruned, "
-        f"0 failed; 1 more drawn over max_multiply_adds ({mlp.max_multiply_adds:,}), not trained. Best: "
-        f"trial 1, validation accuracy 0.9050 [{low:.4f}, "
-        f"{high:.4f}] (95% Wilson interval). 1 other complete trial(s) are tied with it"
-    ) in report
+    budget = f"budget {mlp.n_trials}, {mlp.epochs} epochs each at most"
+    assert f"3 trials ({budget}): 2 complete, 1 pruned, 1 failed. " in report
+    if method == "optuna":
+        default_low, default_high = wilson_interval(900, 1000)
+        assert (
+            f"On validation the default (trial 0) scored 0.9000 [{default_low:.4f}, {default_high:.4f}], the "
+            f"best challenger (trial 1) 0.9050 [{low:.4f}, {high:.4f}] (McNemar's exact test: 0 images only "
+            "the default got right, 5 only the challenger, p = 0.0625): a tie, so the default stayed; "
+            "trial 0 is kept. The search bought +0.00 points of validation accuracy over the default."
+        ) in report
+    else:
+        assert "Kept trial 1: the best cross-validated accuracy." in report
+    kept = "True" if method == "grid_cv" else "False"  # trial 1 is kept by grid_cv only
     folds = "| 0.8950 | 0.9150 | 0.0141 " if method == "grid_cv" else ""  # each fold's accuracy, their std
-    assert f"| 1 | COMPLETE | 2 | 2000 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| True |" in re.sub(
-        " +", " ", report
+    assert (
+        f"| 1 | COMPLETE | False | 2 | 2000 | 200 | 2 | 0.9050 | [{low:.4f}, {high:.4f}] {folds}| {kept} |"
+        in (re.sub(" +", " ", report))
     )
     assert "nan" not in report
 

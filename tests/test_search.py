@@ -3,10 +3,13 @@ import copy
 import optuna
 import pytest
 
-from stages.lib.core.config import PARAMS_FILE, CvSearch, load_params, searchable
+from stages.lib.core import costs
+from stages.lib.core.config import PARAMS_FILE, load_params
+from stages.lib.core.costs import multiply_adds
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import checked, read_yaml
-from stages.lib.core.specs import multiply_adds, validate_spec
+from stages.lib.core.search_config import CvSearch, searchable
+from stages.lib.core.specs import validate_spec
 from stages.lib.search import spaces
 from tests import REPO
 
@@ -97,6 +100,18 @@ def test_the_default_spaces_are_wide():
         ),
         ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
         ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
+        (
+            {"search": {"width": {"low": 100, "high": 256}}},
+            None,
+            "cv_search.spaces.mlp.search.width.low must be a multiple of 8 (sizes are drawn on that grid), "
+            "got 100",
+        ),
+        (
+            {"search": {"width": {"low": 256, "high": 2048, "log": True}}},
+            None,
+            "cv_search.spaces.mlp.search.width.log must be false: sizes are drawn uniformly on multiples",
+        ),
+        ({"batch_size": 0}, None, "cv_search.spaces.mlp.batch_size must be >= 1, got 0"),
         ({"grid": None}, "grid_cv", "cv_search.spaces.mlp.grid is missing: method grid_cv needs it"),
         ({"search": None}, None, "cv_search.spaces.mlp.search is missing: method optuna needs it"),
         (
@@ -121,13 +136,25 @@ def test_bad_spaces_get_one_clear_error(change, method, message):
             "cv_search.storage must be null or a database URL such as postgresql://",
         ),
         (
-            {"optuna": {"startup_trials": 0, "pruner": {"min_epochs": 1, "reduction_factor": 3}}},
+            {"optuna": {"sampler": "tpe", "startup_trials": 0, "pruner": None}},
             "cv_search.optuna.startup_trials must be >= 1, got 0",
         ),
         (
-            {"optuna": {"startup_trials": 1, "pruner": {"min_epochs": 1, "reduction_factor": 1}}},
+            {
+                "optuna": {
+                    "sampler": "qmc",
+                    "startup_trials": 1,
+                    "pruner": {"min_epochs": 1, "reduction_factor": 1},
+                }
+            },
             "cv_search.optuna.pruner.reduction_factor must be >= 2, got 1",
         ),
+        (
+            {"optuna": {"sampler": "random", "startup_trials": 1, "pruner": None}},
+            "cv_search.optuna.sampler must be one of 'qmc', 'tpe', got 'random'",
+        ),
+        ({"significance": 0.5}, "cv_search.significance must be < 0.5, got 0.5"),
+        ({"worker_timeout": 0}, "cv_search.worker_timeout must be >= 1, got 0"),
         ({"spaces": {"cnn": RAW["cv_search"]["spaces"]["cnn"]}}, "cv_search.spaces is missing mlp"),
     ],
 )
@@ -142,7 +169,13 @@ def test_bad_settings_get_one_clear_error(change, message):
 def test_configure_applies_searched_values_to_the_base_spec():
     spec = spaces.configure(MLP, {"depth": 3, "width": 256, "dropout": 0.25, "augmentation": 0.5})
     assert spec.hidden_units == [256, 256, 256] and spec.dropout == 0.25
-    assert spec.augmentation.model_dump() == {"rotation": 5.0, "shift": 1.0, "scale": 0.05}
+    assert spec.augmentation.model_dump() == {
+        "rotation": 5.0,
+        "shift": 1.0,
+        "scale": 0.05,
+        "elastic": 0.0,
+        "elastic_sigma": 4.0,  # the field's smoothness is not a strength
+    }
     assert spaces.configure(MLP, {"width": 128}).hidden_units == [128]
     assert spaces.configure(MLP, {"depth": 2}).hidden_units == [64, 64]
     assert not spaces.configure(MLP, {"augmentation": 0.0}).augmentation.enabled
@@ -166,7 +199,7 @@ def test_suggest_draws_within_the_ranges_with_the_right_types():
             {
                 "search": {
                     "depth": {"low": 1, "high": 3},
-                    "width": {"low": 16, "high": 2048, "log": True},
+                    "width": {"low": 16, "high": 2048},
                     "augmentation": {"low": 0, "high": 1},
                     "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
                 }
@@ -178,6 +211,7 @@ def test_suggest_draws_within_the_ranges_with_the_right_types():
         values = spaces.suggest(study.ask(), space)
         assert isinstance(values["depth"], int) and 1 <= values["depth"] <= 3
         assert isinstance(values["width"], int) and 16 <= values["width"] <= 2048
+        assert values["width"] % 8 == 0  # on oneDNN's blocks of 8
         assert isinstance(values["augmentation"], float) and 0 <= values["augmentation"] <= 1
         assert 1e-4 <= values["learning_rate"] <= 1e-2
 
@@ -214,3 +248,92 @@ def test_multiply_adds():
         "lenet",
     )
     assert multiply_adds(lenet, (28, 28), 10) == multiply_adds(cnn, (28, 28), 10)
+
+
+def test_the_default_is_a_point_of_each_space_and_its_values_give_the_base_spec():
+    for name in ("mlp", "cnn"):
+        space = getattr(PARAMS.cv_search.spaces, name)
+        spaces.check_space(name, space, (28, 28), 10)
+        values = spaces.default_values(space)
+        assert values.keys() == space.search.keys() and values["augmentation"] == 1.0
+        assert spaces.configure(space.model, values) == space.model
+    assert spaces.default_values(PARAMS.cv_search.spaces.mlp)["width"] == 1024
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"search": {**RAW["cv_search"]["spaces"]["mlp"]["search"], "width": {"low": 256, "high": 512}}},
+            "cv_search.spaces.mlp.model: the default's width 1024 is not a point of search.width "
+            "(256 to 512, multiples of 8)",
+        ),
+        (
+            {"search": {**RAW["cv_search"]["spaces"]["mlp"]["search"], "width": {"low": 260, "high": 2052}}},
+            "must be a multiple of 8",
+        ),
+        (
+            {"model": {**RAW["cv_search"]["spaces"]["mlp"]["model"], "hidden_units": [1024, 512]}},
+            "cv_search.spaces.mlp.model: hidden_units must all be the same size",
+        ),
+        (
+            {"max_microseconds_per_image": 10},
+            "cv_search.spaces.mlp: its largest model (depth 3, width 2048) would train at about",
+        ),
+    ],
+)
+def test_a_space_whose_default_is_off_it_or_whose_largest_model_is_over_the_bound_is_refused(change, message):
+    with pytest.raises(ParamsError) as error:
+        space = checked_search(changed(change)).spaces.mlp
+        spaces.check_space("mlp", space, (28, 28), 10)
+    assert message in str(error.value)
+    if "largest" in message:
+        assert "over max_microseconds_per_image 10: lower a size's `high` or raise the bound" in str(
+            error.value
+        )
+
+
+def test_the_cost_table_grows_with_the_model_and_takes_the_nearest_batch_size():
+    small, big = MLP, validate_spec({**MLP.model_dump(), "hidden_units": [1024, 1024]}, "mlp")
+    for batch in (128, 512):
+        assert (
+            0
+            < costs.microseconds_per_image(small, (28, 28), 10, batch)
+            < costs.microseconds_per_image(big, (28, 28), 10, batch)
+        )
+    assert set(costs.COSTS) >= {("mlp", 128), ("mlp", 512), ("cnn", 128)}
+    # 600 is nearest 512 (on a log scale), 200 nearest 128
+    assert costs.microseconds_per_image(big, (28, 28), 10, 600) == costs.microseconds_per_image(
+        big, (28, 28), 10, 512
+    )
+    assert costs.microseconds_per_image(big, (28, 28), 10, 200) == costs.microseconds_per_image(
+        big, (28, 28), 10, 128
+    )
+    # The larger batch is the cheaper per image for an MLP (the reason the MLPs train at 512)
+    assert costs.microseconds_per_image(big, (28, 28), 10, 512) < costs.microseconds_per_image(
+        big, (28, 28), 10, 128
+    )
+
+
+def test_qmc_draws_every_trial_on_the_grid_and_within_the_bound():
+    """No draw is thrown away: every point the sampler proposes is a model within the
+    space's cost bound, sizes on multiples of 8, and the same seed draws the same."""
+    space = PARAMS.cv_search.spaces.cnn
+
+    def draws(seed):
+        study = optuna.create_study(sampler=optuna.samplers.QMCSampler(seed=seed, scramble=True))
+        values = []
+        for _ in range(16):
+            trial = study.ask()
+            values.append(spaces.suggest(trial, space))
+            study.tell(trial, 0.5)
+        return values
+
+    first = draws(0)
+    assert first == draws(0) and first != draws(1)
+    for values in first:
+        assert all(values[key] % 8 == 0 for key in ("filters_1", "filters_2", "dense_units"))
+        spec = spaces.configure(space.model, values)
+        assert costs.microseconds_per_image(spec, (28, 28), 10, space.batch_size) <= (
+            space.max_microseconds_per_image
+        )

@@ -3,11 +3,13 @@ import copy
 import numpy as np
 import optuna
 import pytest
+import scipy.stats
 
-from stages.lib.core.config import PARAMS_FILE, CvSearch
+from stages.lib.core.config import PARAMS_FILE
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked, read_yaml
-from stages.lib.search import objectives, results, studies
+from stages.lib.core.search_config import CvSearch
+from stages.lib.search import objectives, results, spaces, studies
 from tests import REPO
 
 MLP = {"family": "mlp", "hidden_units": [4], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.01}
@@ -75,102 +77,160 @@ def test_a_trial_that_reached_its_last_epoch_is_not_pruned():
 
 
 def fake_objective(trial):
-    """Stands for training: a made-up accuracy on 1,000 images, rising with x; x > 90
-    stands for a model over the cost budget, left untrained."""
+    """Stands for training: a made-up accuracy on 1,000 images, rising with x."""
     x = trial.suggest_int("x", 0, 99)
     trial.set_user_attr("worker", "here:1")
     trial.set_user_attr("spec", {"x": x})
     trial.set_user_attr("multiply_adds", x // 10)
-    if x > 90:
-        trial.set_user_attr("trained", False)
-        trial.set_user_attr("note", "over max_multiply_adds: not trained")
-        raise optuna.TrialPruned()
-    objectives._record(trial, 900 + x, 1000, 2, 0.0)
+    trial.set_user_attr("microseconds_per_image", float(x))
+    right = np.arange(1000) < 900 + x
+    trial.set_user_attr("right", objectives.pack(right))
+    objectives._record(trial, int(right.sum()), 1000, 2, 0.0)
     if x < 20:
         raise optuna.TrialPruned()
     return (900 + x) / 1000
 
 
-def test_optimize_runs_until_the_study_has_its_budget_of_trials(tmp_path):
-    search, space = settings(
-        {"epochs": 2, "max_multiply_adds": 10},
-        optuna={"startup_trials": 2, "pruner": {"min_epochs": 1, "reduction_factor": 3}},
-    )
+def test_the_default_is_the_first_trial_and_the_budget_counts_every_draw(tmp_path):
+    search, space = settings({"epochs": 2}, optuna={"sampler": "qmc", "startup_trials": 2, "pruner": None})
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study = studies.open_study("s", url, search, space, seed=0)
+    [waiting] = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert waiting.number == 0 and waiting.system_attrs["fixed_params"] == spaces.default_values(space)
+    assert waiting.user_attrs == {"default": True}
     studies.optimize(study, fake_objective, 7)
-    trained = studies.counted(study.trials)
-    assert len(trained) == 7 and [t.number for t in study.trials] == list(range(len(study.trials)))
-    assert all(t.params["x"] > 90 for t in study.trials if t not in trained)  # untrained ones do not count
-    # full: a second process runs none
+    assert len(study.trials) == 7 and len(studies.counted(study.trials)) == 7  # no draw thrown away
+    assert study.trials[0].user_attrs["default"] and not any(
+        t.user_attrs.get("default") for t in study.trials[1:]
+    )
+    # full: a second process runs none, and enqueues no second default
     studies.optimize(studies.open_study("s", url, search, space, seed=0), fake_objective, 7)
-    assert len(studies.counted(study.trials)) == 7
+    assert len(study.get_trials()) == 7
     again = studies.open_study("t", url, search, space, seed=0)
     studies.optimize(again, fake_objective, 7)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]  # seeded: the same trials
 
 
-def test_the_trial_table_gives_intervals_ties_and_states():
+def test_the_trial_table_gives_intervals_states_and_the_kept_trial():
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1))
+    study.enqueue_trial({"x": 50}, user_attrs={"default": True})
     for _ in range(12):
         study.optimize(fake_objective, n_trials=1)
     study.add_trial(
         optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"worker": "w:2"})
     )
-    table = results.trial_table(study)
+    decision = results.decide(study, settings({})[0])
+    table = results.trial_table(study, decision["kept"])
     assert len(table) == 13 and table["trial"].tolist() == list(range(13))
-    best = table.loc[table["accuracy"].idxmax()]
-    assert best["trial"] == study.best_trial.number and best["tied_with_best"]
-    assert (best["accuracy_low"], best["accuracy_high"]) == wilson_interval(
-        round(best["accuracy"] * 1000), 1000
+    assert table["default"].tolist() == [True] + [False] * 12
+    kept = table.loc[table["kept"]].iloc[0]
+    assert table["kept"].sum() == 1 and kept["trial"] == decision["kept"]
+    assert (kept["accuracy_low"], kept["accuracy_high"]) == wilson_interval(
+        round(kept["accuracy"] * 1000), 1000
     )
-    complete = table[table["state"] == "COMPLETE"]
-    assert (complete["tied_with_best"] == (complete["accuracy_high"] >= best["accuracy_low"])).all()
-    assert not table.loc[table["state"] != "COMPLETE", "tied_with_best"].any()
     assert table["state"].iloc[-1] == "FAIL" and np.isnan(table["accuracy"].iloc[-1])
-    summary = results.summary(study)
-    untrained = table["note"].str.endswith("not trained").sum()
-    assert summary["trials"] == 13 - untrained and summary["untrained"] == untrained and summary["fail"] == 1
-    assert (
-        summary["complete"] + summary["pruned"] == 12 - untrained and summary["best_trial"] == best["trial"]
-    )
+    summary = results.summary(study, decision)
+    assert summary["trials"] == 12 and summary["fail"] == 1 and summary["complete"] + summary["pruned"] == 12
+    assert summary["kept_trial"] == decision["kept"] and summary["decision"] == decision
 
 
-def test_a_trial_over_the_cost_budget_is_pruned_untrained(monkeypatch):
-    search, space = settings(
-        {
-            "epochs": 2,
-            "max_multiply_adds": 100,
-            "model": MLP,
-            "search": {"width": {"low": 50, "high": 60, "log": False}},
-        },
-        batch_size=8,
-    )
-    monkeypatch.setattr(
-        objectives, "new_model", lambda *_, **__: pytest.fail("an over-budget trial must not train")
-    )
+def study_of(default_right, challengers, default_state=optuna.trial.TrialState.COMPLETE, epochs=None):
+    """A study whose default gets `default_right` right and whose complete challengers
+    are given as (right, microseconds per image)."""
     study = optuna.create_study(direction="maximize")
-    x, y = tiny_data()
-    study.optimize(
-        objectives.trial_objective(search, space, (x, y), (x, y), seed=0, num_classes=3), n_trials=1
-    )
-    trial = study.trials[0]
+    for number, (right, cost) in enumerate([(default_right, 100.0), *challengers]):
+        right = np.asarray(right, bool)
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=default_state if number == 0 else optuna.trial.TrialState.COMPLETE,
+                value=None
+                if number == 0 and default_state != optuna.trial.TrialState.COMPLETE
+                else right.mean(),
+                intermediate_values=epochs[number] if epochs else {1: right.mean()},
+                user_attrs={
+                    "default": number == 0,
+                    "right": objectives.pack(right),
+                    "correct": int(right.sum()),
+                    "images": len(right),
+                    "microseconds_per_image": cost,
+                },
+            )
+        )
+    return study
+
+
+def images_right(wrong: list[int], images: int = 10000) -> np.ndarray:
+    right = np.ones(images, bool)
+    right[wrong] = False
+    return right
+
+
+SEARCH = settings({})[0]
+
+
+def test_a_challenger_better_within_the_noise_does_not_replace_the_default():
+    # 9,900 against 9,910 right of 10,000: 0.1 points more, 40 images it alone gets right, 30 it
+    # alone gets wrong
+    default, challenger = images_right(range(100)), images_right(range(40, 130))
+    decision = results.decide(study_of(default, [(challenger, 200.0)]), SEARCH)
+    assert decision["kept"] == 0 and decision["outcome"] == "a tie, so the default stayed"
+    test = decision["test"]
+    assert (test["only_default_right"], test["only_challenger_right"]) == (30, 40)
+    assert test["p_value"] == pytest.approx(scipy.stats.binomtest(40, 70).pvalue) and test["p_value"] > 0.2
+    # 10 more right and none fewer is beyond the noise (p = 2 / 2**10)
+    beyond = results.decide(study_of(default, [(images_right(range(90)), 200.0)]), SEARCH)
+    assert beyond["kept"] == 1 and beyond["test"]["p_value"] == pytest.approx(2 * 0.5**10)
     assert (
-        trial.state == optuna.trial.TrialState.PRUNED
-        and "over max_multiply_adds: not trained" in trial.user_attrs["note"]
+        results.decide(
+            study_of(default, [(challenger, 200.0)]), SEARCH.model_copy(update={"significance": 0.01})
+        )["kept"]
+        == 0
     )
-    assert trial.user_attrs["multiply_adds"] == 36 * trial.params["width"] + 3 * trial.params["width"]
+
+
+def test_a_challenger_better_beyond_the_noise_replaces_the_default():
+    default, challenger = images_right(range(100)), images_right(range(60))  # 40 more right, none fewer
+    decision = results.decide(
+        study_of(default, [(images_right(range(95)), 50.0), (challenger, 200.0)]), SEARCH
+    )
+    assert decision["kept"] == 2 and decision["outcome"] == "the challenger is better beyond the noise"
+    assert decision["challenger"]["trial"] == 2 and decision["test"]["p_value"] < 1e-9
+
+
+def test_the_same_accuracy_on_other_images_is_a_tie_that_goes_to_the_cheaper():
+    default, challenger = images_right(range(100)), images_right(range(50, 150))
+    assert results.decide(study_of(default, [(challenger, 50.0)]), SEARCH)["kept"] == 1  # cheaper
+    assert results.decide(study_of(default, [(challenger, 100.0)]), SEARCH)["kept"] == 0  # equal: the default
+    worse = results.decide(study_of(default, [(images_right(range(300)), 10.0)]), SEARCH)
+    assert worse["kept"] == 0 and worse["outcome"] == "the challenger is worse beyond the noise"
+
+
+def test_a_pruned_default_is_compared_after_the_epochs_it_reached():
+    default, challenger = images_right(range(100)), images_right(range(60))
+    epochs = [{1: 0.90, 2: 0.95}, {1: 0.99, 2: 0.995, 3: 0.996}]
+    study = study_of(default, [(challenger, 200.0)], optuna.trial.TrialState.PRUNED, epochs)
+    decision = results.decide(study, SEARCH)
+    assert decision["test"] == {"name": "95% Wilson intervals apart", "epochs": 2}
+    assert decision["kept"] == 1 and decision["challenger"]["accuracy"] == 0.995
+
+
+def test_rank_correlations_say_how_well_each_early_epoch_ranks_the_trials():
+    study = optuna.create_study(direction="maximize")
+    for early, late, score in [(0.1, 0.5, 0.5), (0.2, 0.4, 0.4), (0.3, 0.6, 0.6), (0.4, 0.7, 0.7)]:
+        study.add_trial(
+            optuna.trial.create_trial(value=score, intermediate_values={1: early, 2: late, 3: score})
+        )
+    assert results.rank_correlations(study) == {"1": 0.8, "2": 1.0}
 
 
 def test_a_real_trial_trains_reports_and_records(monkeypatch):
     search, space = settings(
         {
             "epochs": 3,
-            "max_multiply_adds": 10**6,
+            "batch_size": 16,
             "model": {**MLP, "learning_rate": 0.05},
-            "search": {"width": {"low": 8, "high": 16, "log": False}},
+            "search": {"width": {"low": 8, "high": 16}},
         },
-        batch_size=16,
     )
     x, y = tiny_data()
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
@@ -187,7 +247,11 @@ def test_a_real_trial_trains_reports_and_records(monkeypatch):
     assert (
         trial.user_attrs["spec"]["hidden_units"] == [trial.params["width"]]
         and trial.user_attrs["epochs"] == 3
+        and trial.params["width"] in (8, 16)
     )
+    right = objectives.unpack(trial.user_attrs["right"], 60)  # which images the model gets right
+    assert right.dtype == bool and right.sum() == trial.user_attrs["correct"]
+    assert trial.user_attrs["microseconds_per_image"] > 0
 
 
 def test_cross_validate_scores_each_fold_on_images_that_did_not_stop_it(monkeypatch):
@@ -232,9 +296,8 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     }
     monkeypatch.setattr(objectives, "cross_validate", lambda spec, x, y, **_: folds[spec.hidden_units[0]])
     search, space = settings(
-        {"max_multiply_adds": 10**6, "grid": {"width": [8, 16, 32]}, "model": MLP},
+        {"batch_size": 8, "grid": {"width": [8, 16, 32]}, "model": MLP},
         method="grid_cv",
-        batch_size=8,
         grid_cv={"folds": 2, "epochs": 1, "early_stopping_patience": 1},
     )
     assert studies.n_trials(search, space) == 3
@@ -243,7 +306,8 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     studies.optimize(
         study, objectives.cross_validation_objective(search, space, x, y, seed=0, num_classes=2), 3
     )
-    table = results.trial_table(study).set_index("width")
+    decision = results.decide(study, search)
+    table = results.trial_table(study, decision["kept"]).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [
         0.97,
@@ -251,4 +315,4 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     ]
     assert table.loc[16, "epochs"] == 3  # the most any fold trained
     assert table.loc[8, "fold_std"] == pytest.approx(np.std([0.80, 0.84], ddof=1))
-    assert table.loc[32, "tied_with_best"] and not table.loc[8, "tied_with_best"]
+    assert table.loc[16, "kept"] and table["kept"].sum() == 1

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from stages.lib.core.dataset import Dataset
 from stages.lib.core.params import Strict, checked, problem, read_yaml
+from stages.lib.core.search_config import CvSearch
 from stages.lib.core.specs import ModelSpec
 
 PARAMS_FILE = Path("params.yaml")
@@ -55,116 +56,6 @@ class FinalSection(Strict):
 class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
     mlp: FinalSection
     cnn: FinalSection
-
-
-# Searchable keys: the spec's own, and depth/width (mlp: hidden_units = [width] * depth),
-# filters_N (the filters of block N) and augmentation (a strength scaling its bounds).
-SEARCHABLE = {
-    "mlp": ("depth", "width", "dropout"),
-    "cnn": ("dense_units", "dropout"),
-    "lenet": ("dense_units",),
-}
-TRAINING_KEYS = ("learning_rate", "weight_decay", "augmentation")
-INTEGER_KEYS = ("depth", "width", "dense_units")  # and filters_N
-
-
-def searchable(spec) -> tuple[str, ...]:
-    blocks = len(spec.filters) if spec.family == "lenet" else len(getattr(spec, "blocks", ()))
-    return (*SEARCHABLE[spec.family], *(f"filters_{n}" for n in range(1, blocks + 1)), *TRAINING_KEYS)
-
-
-def is_integer(key: str) -> bool:
-    return key in INTEGER_KEYS or key.startswith("filters_")
-
-
-class Range(Strict):
-    low: Annotated[int | float, Field(ge=0)]
-    high: Annotated[int | float, Field(ge=0)]
-    log: bool = False
-
-    @pydantic.model_validator(mode="after")
-    def _ordered(self):
-        if not self.low < self.high:
-            raise problem("", f": low ({self.low}) must be < high ({self.high})")
-        if self.log and self.low <= 0:
-            raise problem("", f": a log range needs low > 0, got {self.low}")
-        return self
-
-
-class Space(Strict):
-    n_trials: PositiveInt
-    epochs: PositiveInt
-    train_images: PositiveInt
-    max_multiply_adds: PositiveInt
-    model: ModelSpec
-    search: dict[str, Range] | None = None
-    grid: dict[str, Annotated[list, Field(min_length=1)]] | None = None
-
-    @pydantic.model_validator(mode="after")
-    def _searchable(self):
-        keys = searchable(self.model)
-        for kind in ("search", "grid"):
-            for key, values in (getattr(self, kind) or {}).items():
-                if key not in keys:
-                    raise problem(
-                        f".{kind}.{key}",
-                        f" is not searchable in this space; searchable keys: {', '.join(keys)}",
-                    )
-                for bound in ("low", "high") if kind == "search" and is_integer(key) else ():
-                    if not isinstance(getattr(values, bound), int):
-                        raise problem(
-                            f".{kind}.{key}.{bound}", f" must be an integer, got {getattr(values, bound)!r}"
-                        )
-        return self
-
-
-class Pruner(Strict):
-    min_epochs: PositiveInt
-    reduction_factor: Annotated[int, Field(ge=2)]
-
-
-class Optuna(Strict):
-    startup_trials: PositiveInt
-    pruner: Pruner
-
-
-class GridCv(Strict):
-    folds: Annotated[int, Field(ge=2)]
-    epochs: PositiveInt
-    early_stopping_patience: PositiveInt
-
-
-class Spaces(Strict):  # one per stages.lib.core.paths.FINALISTS
-    mlp: Space
-    cnn: Space
-
-
-class CvSearch(Strict):
-    method: Literal["optuna", "grid_cv"]
-    batch_size: PositiveInt
-    storage: str | None  # a database URL, or null: each stage's own SQLite file
-    optuna: Optuna
-    grid_cv: GridCv
-    spaces: Spaces
-
-    @pydantic.field_validator("storage")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and "://" not in value:
-            raise problem(
-                "",
-                f" must be null or a database URL such as postgresql://user:password@host/database, "
-                f"got {value!r}",
-            )
-        return value
-
-    @pydantic.model_validator(mode="after")
-    def _method_has_its_ranges(self):
-        needed = "search" if self.method == "optuna" else "grid"
-        for name in Spaces.model_fields:
-            if getattr(getattr(self.spaces, name), needed) is None:
-                raise problem(f".spaces.{name}.{needed}", f" is missing: method {self.method} needs it")
-        return self
 
 
 class Params(Strict):

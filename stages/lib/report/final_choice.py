@@ -2,10 +2,11 @@
 stages.predict."""
 
 from stages.lib.core.artifacts import read_json
+from stages.lib.core.costs import multiply_adds
 from stages.lib.core.errors import DataError
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.paths import FINALISTS, METRICS_DIR, best_config_path, training_log_dir
-from stages.lib.core.specs import multiply_adds, validate_spec
+from stages.lib.core.specs import validate_spec
 
 # Where evaluate records which finalist is `final`, and why (stages.predict reads it).
 FINAL_CHOICE = METRICS_DIR / "evaluate" / "final.json"

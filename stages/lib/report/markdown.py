@@ -42,6 +42,7 @@ class Run:
     confusion: pd.DataFrame  # the final model's
     learning_curves: dict[str, pd.DataFrame]  # per trained model, from curves.learning_curves()
     search_results: dict[str, pd.DataFrame]  # per search space: cv_search's results.csv
+    search_summaries: dict[str, dict]  # and its metrics.json
     best_configs: dict[str, dict]  # per search space: the winning model spec
     studies: dict  # per search space: its Optuna study
 
@@ -134,7 +135,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         overfitting(curves["big"]),
         "",
-        *search_section(run.search_results, run.best_configs, p, study_figures),
+        *search_section(run.search_results, run.search_summaries, run.best_configs, p, study_figures),
         "## Test metrics",
         "",
         table(summary_table),

@@ -51,27 +51,34 @@ def plot_study(study, folder: Path, space: str) -> list[str]:
 
 def search_section(
     results: dict[str, pd.DataFrame],
+    summaries: dict[str, dict],
     configs: dict[str, dict],
     params: Params,
     study_figures: dict[str, list[str]],
 ) -> list[str]:
     search, split = params.cv_search, params.split
-    searched = split.validation_size
     if search.method == "optuna":
         settings = search.optuna
+        sampler = (
+            f"scrambled Sobol points (Optuna's QMCSampler, seed {params.seed})"
+            if settings.sampler == "qmc"
+            else f"multivariate TPE (seed {params.seed}, the first {settings.startup_trials} trials random)"
+        )
+        pruning = (
+            "Every trial trains all its space's epochs (no pruner)."
+            if settings.pruner is None
+            else halving(settings.pruner.min_epochs, settings.pruner.reduction_factor)
+        )
         images = ", ".join(f"{space} {getattr(search.spaces, space).train_images:,}" for space in results)
         how = (
-            f"Each space is an Optuna study: a TPE sampler (seed {params.seed}, the first "
-            f"{settings.startup_trials} trials drawn at random) proposes values from the space's ranges; "
-            "each trial trains on the space's `train_images` class-balanced images of the search part "
-            f"({images}) for up to the space's `epochs`, and after each epoch reports its accuracy on the "
-            f"{searched:,} validation images to a successive-halving pruner: after "
-            f"{settings.pruner.min_epochs} epoch(s), and "
-            f"after {settings.pruner.reduction_factor} times as many, and so on, a trial goes on only if it "
-            f"is among the best 1/{settings.pruner.reduction_factor} of the trials that reached that epoch. "
-            "A model that would cost more than the space's `max_multiply_adds` per image is not trained and "
-            "does not count towards `n_trials`; the sampler learns to avoid them. The winner is the "
-            "complete trial with the best validation accuracy."
+            "Each space is an Optuna study. Its first trial is the space's default, the base model of "
+            f"params.yaml (a published recipe); the others are {sampler} within the space's ranges, layer "
+            "sizes on multiples of 8, every one of them within the space's cost bound. Each trial trains on "
+            f"the space's `train_images` class-balanced images of the search part ({images}) and is scored "
+            f"on the {split.validation_size:,} validation images. {pruning} A challenger replaces the "
+            "default only if it is better beyond the noise: McNemar's exact test on which validation images "
+            f"each gets right, at significance {search.significance}; on a tie the cheaper model "
+            "(estimated training time per image) is kept, the default on equal cost."
         )
     else:
         settings = search.grid_cv
@@ -79,7 +86,8 @@ def search_section(
             f"notebook 003's protocol: every point of each space's grid scored by stratified "
             f"{settings.folds}-fold cross-validation of the search and validation images together, up to "
             f"{settings.epochs} epochs per fold, each fold stopped early on a tenth of its own training "
-            "images; `accuracy` pools every fold's images, `fold_std` is the std across folds (ddof=1)."
+            "images; `accuracy` pools every fold's images, `fold_std` is the std across folds (ddof=1). "
+            "The best is kept."
         )
     lines = [
         "## The search",
@@ -89,19 +97,17 @@ def search_section(
         "",
     ]
     for space, frame in results.items():
-        space_params = getattr(search.spaces, space)
-        untrained = frame["note"].astype("string").fillna("").str.endswith("not trained")
-        states = frame.loc[~untrained, "state"].value_counts()
-        complete = frame[frame["state"] == "COMPLETE"].sort_values("accuracy", ascending=False)
-        best = complete.iloc[0]
-        tied = int(complete["tied_with_best"].sum()) - 1
+        summary, space_params = summaries[space], getattr(search.spaces, space)
         shown = frame.sort_values(["accuracy", "trial"], ascending=[False, True]).drop(
             columns=["worker", "note", "accuracy_low", "accuracy_high"]
         )
-        shown[["multiply_adds", "epochs"]] = shown[["multiply_adds", "epochs"]].astype("Int64")
-        searched = shown.columns[shown.columns.get_loc("state") + 1 : shown.columns.get_loc("multiply_adds")]
-        # 3 significant digits for the searched values (learning rates and decays are small) and seconds
-        formats = [".3g" if column in searched or column == "seconds" else ".4f" for column in shown.columns]
+        searched = shown.columns[
+            shown.columns.get_loc("default") + 1 : shown.columns.get_loc("multiply_adds")
+        ]
+        # 3 significant digits for the searched values (learning rates and decays are small), seconds
+        # and costs
+        rough = {"seconds", "microseconds_per_image"}
+        formats = [".3g" if column in searched or column in rough else ".4f" for column in shown.columns]
         shown.insert(
             shown.columns.get_loc("accuracy") + 1,
             "95% interval",
@@ -117,24 +123,60 @@ def search_section(
         lines += [
             f"### {space}",
             "",
-            f"{int((~untrained).sum())} trials trained (budget {space_params.n_trials}, up to "
-            f"{space_params.epochs} epochs each): {states.get('COMPLETE', 0)} complete, "
-            f"{states.get('PRUNED', 0)} pruned, {states.get('FAIL', 0)} failed; {int(untrained.sum())} more "
-            f"drawn over max_multiply_adds ({space_params.max_multiply_adds:,}), not trained. Best: trial "
-            f"{int(best['trial'])}, validation accuracy {best['accuracy']:.4f} "
-            f"{interval(best['accuracy_low'], best['accuracy_high'])} (95% Wilson interval). "
-            + (
-                f"{tied} other complete trial(s) are tied with it (their intervals overlap): between them "
-                "the choice is noise."
-                if tied
-                else "No other complete trial is within its interval."
-            ),
+            f"{summary['trials']} trials (budget {space_params.n_trials}, {space_params.epochs} epochs "
+            f"each at most): {summary['complete']} complete, {summary['pruned']} pruned, "
+            f"{summary['fail']} failed. " + what_it_bought(summary["decision"]),
             "",
+            *fidelity(summary["rank_correlation_with_score"]),
             table(shown, floatfmt=formats),
             "",
-            f"Winner: `{json.dumps(configs[space])}`",
+            f"Kept: `{json.dumps(configs[space])}`",
             "",
             *study_figures.get(space, []),
             "",
         ]
     return lines
+
+
+def halving(min_epochs: int, factor: int) -> str:
+    return (
+        f"A successive-halving pruner stops a trial after {min_epochs} epoch(s), and after {factor} "
+        f"times as many, and so on, unless it is among the best 1/{factor} of the trials that "
+        "reached that epoch."
+    )
+
+
+def what_it_bought(decision: dict) -> str:
+    """The decision in a sentence: the default's and the challenger's scores and the test."""
+    if "challenger" not in decision:
+        return f"Kept trial {decision['kept']}: {decision['outcome']}."
+    default, challenger, test = decision["default"], decision["challenger"], decision["test"]
+    scores = (
+        f"the default (trial {default['trial']}) scored {default['accuracy']:.4f} "
+        f"{interval(*default['interval'])}, the best challenger (trial {challenger['trial']}) "
+        f"{challenger['accuracy']:.4f} {interval(*challenger['interval'])}"
+    )
+    if test["name"] == "McNemar exact":
+        evidence = (
+            f"McNemar's exact test: {test['only_default_right']} images only the default got right, "
+            f"{test['only_challenger_right']} only the challenger, p = {test['p_value']:.3g}"
+        )
+    else:
+        evidence = f"95% Wilson intervals after {test['epochs']} epochs, the most both reached"
+    bought = challenger["accuracy"] - default["accuracy"] if decision["kept"] == challenger["trial"] else 0.0
+    return (
+        f"On validation {scores} ({evidence}): {decision['outcome']}; trial {decision['kept']} is kept. "
+        f"The search bought {bought * 100:+.2f} points of validation accuracy over the default."
+    )
+
+
+def fidelity(correlations: dict[str, float]) -> list[str]:
+    """How well each epoch's validation accuracy ranks the complete trials by their score."""
+    if not correlations:
+        return []
+    cells = ", ".join(f"after epoch {epoch}: {rho:.2f}" for epoch, rho in correlations.items())
+    return [
+        f"Spearman's rank correlation between a complete trial's validation accuracy after an early epoch "
+        f"and its score (what a pruner judging there would go by): {cells}.",
+        "",
+    ]

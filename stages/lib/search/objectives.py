@@ -1,7 +1,8 @@
-"""What one cv_search trial does. method optuna: train on the search images and
-report each epoch's validation accuracy to the study's pruner. method grid_cv: score
-by stratified k-fold cross-validation (notebook 003's protocol). Either way a model
-over the space's max_multiply_adds is not trained."""
+"""What one cv_search trial does. method optuna: train on the search images, report
+each epoch's validation accuracy to the study's pruner, and keep which validation
+images the trained model gets right (for the paired test that decides whether it
+replaces the default). method grid_cv: score by stratified k-fold cross-validation
+(notebook 003's protocol)."""
 
 import os
 import socket
@@ -11,28 +12,27 @@ import numpy as np
 import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from stages.lib.core.config import CvSearch, Space
-from stages.lib.core.specs import ModelSpec, multiply_adds
+from stages.lib.core.costs import microseconds_per_image, multiply_adds
+from stages.lib.core.search_config import CvSearch, Space
+from stages.lib.core.specs import ModelSpec
 from stages.lib.search.spaces import configure, suggest
 from stages.lib.training.fitting import fit, new_model, train
 
 
-def _start(trial, search: CvSearch, space: Space, input_shape, num_classes: int) -> ModelSpec | None:
-    """The trial's spec, its cost and worker recorded; None if over the cost budget."""
+def _start(trial, search: CvSearch, space: Space, input_shape, num_classes: int) -> ModelSpec:
+    """The trial's spec, its cost and worker recorded."""
     if search.method == "grid_cv":
         values = {key: trial.suggest_categorical(key, choices) for key, choices in space.grid.items()}
     else:
         values = suggest(trial, space)
     spec = configure(space.model, values)
-    cost = multiply_adds(spec, input_shape, num_classes)
     trial.set_user_attr("spec", spec.model_dump())
-    trial.set_user_attr("multiply_adds", cost)
+    trial.set_user_attr("multiply_adds", multiply_adds(spec, input_shape, num_classes))
+    trial.set_user_attr(
+        "microseconds_per_image",
+        round(microseconds_per_image(spec, input_shape, num_classes, space.batch_size), 1),
+    )
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-    trial.set_constraint("multiply_adds", cost - space.max_multiply_adds)
-    if cost > space.max_multiply_adds:
-        trial.set_user_attr("trained", False)
-        trial.set_user_attr("note", f"{cost:,} multiply-adds per image, over max_multiply_adds: not trained")
-        return None
     return spec
 
 
@@ -65,16 +65,15 @@ def trial_objective(
     search: CvSearch, space: Space, train_data, validation_data, *, seed: int, num_classes: int
 ):
     """method optuna: train on `train_data` for the space's epochs, pruned on
-    `validation_data`; the value is the last epoch's validation accuracy."""
+    `validation_data`; the value is the trained model's validation accuracy, and
+    user attribute `right` says which validation images it classifies correctly."""
     import keras
 
     def objective(trial):
         spec = _start(trial, search, space, train_data[0].shape[1:], num_classes)
-        if spec is None:
-            raise optuna.TrialPruned()
         started = time.perf_counter()
         keras.backend.clear_session()
-        epochs, batch_size = space.epochs, search.batch_size
+        epochs, batch_size = space.epochs, space.batch_size
         model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
         pruning = pruning_callback(trial)
         history = fit(
@@ -87,15 +86,24 @@ def trial_objective(
             seed=seed,
             callbacks=[pruning],
         )
-        images = len(validation_data[1])
-        accuracy = _record(
-            trial, round(history["val_accuracy"][-1] * images), images, len(history["val_accuracy"]), started
-        )
+        x, y = validation_data
+        right = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+        trial.set_user_attr("right", pack(right))
+        accuracy = _record(trial, int(right.sum()), len(y), len(history["val_accuracy"]), started)
         if pruning.pruned:
             raise optuna.TrialPruned()
         return accuracy
 
     return objective
+
+
+def pack(right: np.ndarray) -> str:
+    """Which images a model got right, as hexadecimal bits (a study attribute is JSON)."""
+    return np.packbits(right).tobytes().hex()
+
+
+def unpack(packed: str, images: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(packed), np.uint8))[:images].astype(bool)
 
 
 def cross_validation_objective(
@@ -106,14 +114,12 @@ def cross_validation_objective(
 
     def objective(trial):
         spec = _start(trial, search, space, x.shape[1:], num_classes)
-        if spec is None:
-            raise optuna.TrialPruned()
         started = time.perf_counter()
         folds = cross_validate(
             spec,
             x,
             y,
-            batch_size=search.batch_size,
+            batch_size=space.batch_size,
             seed=seed,
             num_classes=num_classes,
             **search.grid_cv.model_dump(),

@@ -2,11 +2,12 @@
 several processes (the stage and its `--worker`s) can share, run until the space's
 budget is spent (results.py tabulates its trials).
 
-method optuna: a seeded TPE sampler and a successive-halving pruner, which stops the
-weakest trials early (objectives.trial_objective reports each epoch to it). A trial
-whose model costs more than the space's max_multiply_adds is not trained; it does not
-count towards n_trials, and the sampler learns to avoid such models (a constraint).
-method grid_cv: a grid sampler over the grid, no pruning.
+method optuna: the space's default (its base spec) is the first trial, enqueued;
+then a seeded sampler (scrambled Sobol points, or multivariate TPE) and, if asked, a
+successive-halving pruner, which stops the weakest trials early
+(objectives.trial_objective reports each epoch to it). method grid_cv: a grid sampler
+over the grid, no pruning. A trial whose process stops sending heartbeats for
+cv_search.worker_timeout seconds (killed, machine lost) is marked FAIL and run again.
 """
 
 import logging
@@ -17,16 +18,16 @@ from typing import Callable
 import numpy as np
 import optuna
 import sqlalchemy.exc
+from optuna.trial import TrialState
 
-from stages.lib.core.config import CvSearch, Space
 from stages.lib.core.errors import ParamsError
+from stages.lib.core.search_config import CvSearch, Space
+from stages.lib.search.spaces import default_values
 
 log = logging.getLogger(__name__)
 
 STORAGE_ENV = "CV_SEARCH_STORAGE"
-# A process that stops sending heartbeats for GRACE_SECONDS (killed, machine lost) has
-# its running trial marked FAIL, so that the others do not wait for it forever.
-HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 60
+RETRIES = 3  # how often a trial whose worker died is run again
 
 
 class BudgetSpent(Exception):
@@ -37,13 +38,20 @@ def storage_url(search: CvSearch) -> str | None:
     return os.environ.get(STORAGE_ENV) or search.storage
 
 
-def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int | None):
-    """The study `name` in the database at `url`, created if it is not there yet."""
+def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int, worker: bool = False):
+    """The study `name` in the database at `url`, created if it is not there yet
+    (workers' TPE samplers are unseeded: with one seed they would all draw the same)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # optimize() logs each trial
     for attempt in range(3):  # processes starting together on a new database race to create its tables
         try:
             storage = optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+                url,
+                heartbeat_interval=max(1, search.worker_timeout // 6),
+                grace_period=search.worker_timeout,
+                # Optuna 4.9's name for RetryFailedTrialCallback
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=RETRIES
+                ),
             )
             break
         except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError) as error:
@@ -56,13 +64,20 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
     if search.method == "grid_cv":
         sampler, pruner = optuna.samplers.GridSampler(space.grid, seed=seed), optuna.pruners.NopPruner()
     else:
-        # TPE treats a trial whose constraint (set in _start) is > 0 as infeasible.
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.optuna.startup_trials)
-        pruner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=search.optuna.pruner.min_epochs,
-            reduction_factor=search.optuna.pruner.reduction_factor,
-        )
-    return optuna.create_study(
+        settings = search.optuna
+        if settings.sampler == "qmc":
+            # Every process draws from one scrambled Sobol sequence, seeded by the params.
+            sampler = optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        else:
+            sampler = optuna.samplers.TPESampler(
+                seed=None if worker else seed, n_startup_trials=settings.startup_trials, multivariate=True
+            )
+        pruner = optuna.pruners.NopPruner()
+        if settings.pruner is not None:
+            pruner = optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=settings.pruner.min_epochs, reduction_factor=settings.pruner.reduction_factor
+            )
+    study = optuna.create_study(
         study_name=name,
         storage=storage,
         sampler=sampler,
@@ -70,6 +85,9 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
         direction="maximize",
         load_if_exists=True,
     )
+    if search.method == "optuna" and not worker:
+        study.enqueue_trial(default_values(space), user_attrs={"default": True}, skip_if_exists=True)
+    return study
 
 
 def n_trials(search: CvSearch, space: Space) -> int:
@@ -80,57 +98,66 @@ def n_trials(search: CvSearch, space: Space) -> int:
 
 
 def counted(trials) -> list:
-    """The trials that count towards n_trials: all but those left untrained for their
-    cost (running ones count: they are training)."""
-    return [t for t in trials if t.user_attrs.get("trained", True)]
+    """The trials that count towards n_trials: those running or done, not failed
+    (a failed trial whose worker died is run again as a new trial)."""
+    states = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+    return [t for t in trials if t.state in states]
+
+
+def finished(trials) -> list:
+    return [t for t in counted(trials) if t.state.is_finished()]
 
 
 def optimize(study, objective: Callable, budget: int) -> None:
     """Run trials in this process until the study holds `budget` counted trials,
-    whoever ran them (other processes may be running trials of the same study). At
-    most 10 * budget trials in all, should nearly every draw be over the cost budget."""
+    whoever ran them (other processes may be running trials of the same study)."""
     started = time.perf_counter()
     mine = 0
-
-    def spent(trials) -> bool:
-        return len(counted(trials)) >= budget or len(trials) >= 10 * budget
 
     def after_trial(study, trial):
         nonlocal mine
         trials = study.get_trials(deepcopy=False)
-        finished = [t for t in counted(trials) if t.state.is_finished()]
-        if trial.user_attrs.get("trained", True):
-            mine += 1
+        mine += 1
         elapsed = time.perf_counter() - started
         log.info(
             "trial %d %s: %s; %d of %d trials finished, %.0f s so far, about %.0f s left",
             trial.number,
             trial.state.name.lower(),
             describe(trial),
-            len(finished),
+            len(finished(trials)),
             budget,
             elapsed,
-            elapsed / max(mine, 1) * max(0, budget - len(finished)),
+            elapsed / mine * max(0, budget - len(finished(trials))),
         )
-        if spent(trials):
+        if len(counted(trials)) >= budget:
             study.stop()
 
     def guarded(trial):
         others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
-        if spent(others):
+        if len(counted(others)) >= budget:
             study.stop()
             raise BudgetSpent(
                 f"trial {trial.number} started after the study had its {budget} trials: not run"
             )
         return objective(trial)
 
-    if not spent(study.get_trials(deepcopy=False)):
+    if len(counted(study.get_trials(deepcopy=False))) < budget:
         study.optimize(guarded, callbacks=[after_trial], catch=(BudgetSpent,))
+
+
+def run_study(study, objective: Callable, budget: int) -> None:
+    """The stage's loop: run trials, wait for the other processes' trials, and run
+    more if one of theirs failed (its worker died), until `budget` trials finished."""
+    while True:
+        optimize(study, objective, budget)
+        wait_for_others(study)
+        if len(finished(study.get_trials(deepcopy=False))) >= budget:
+            return
 
 
 def wait_for_others(study, poll_seconds: float = 5.0) -> None:
     """Return once no trial of the study is running (in another process)."""
-    while running := study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+    while running := study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         log.info(
             "waiting for %d trial(s) that other workers are running: %s",
             len(running),
