@@ -44,7 +44,6 @@ def decide(study, search: CvSearch) -> dict:
     (estimated microseconds per image), the default on equal cost."""
     if search.method == "grid_cv":
         return {"kept": best_trial(study).number, "outcome": "the best cross-validated accuracy"}
-    significance = search.significance
     trials = study.get_trials(deepcopy=False)
     defaults = [
         t for t in trials if t.user_attrs.get("default") and t.state.is_finished() and "right" in t.user_attrs
@@ -61,21 +60,7 @@ def decide(study, search: CvSearch) -> dict:
     challenger = max(challengers, key=lambda t: (t.value, -cost(t), -t.number))
     decision = {"default": _scored(default), "challenger": _scored(challenger)}
     if default.state == COMPLETE:
-        images = default.user_attrs["images"]
-        default_right = unpack(default.user_attrs["right"], images)
-        challenger_right = unpack(challenger.user_attrs["right"], images)
-        only_default = int((default_right & ~challenger_right).sum())
-        only_challenger = int((challenger_right & ~default_right).sum())
-        discordant = only_default + only_challenger
-        p = stats.binomtest(only_challenger, discordant, 0.5).pvalue if discordant else 1.0
-        different = p < significance
-        decision["test"] = {
-            "name": "McNemar exact",
-            "only_default_right": only_default,
-            "only_challenger_right": only_challenger,
-            "p_value": float(p),
-            "significance": significance,
-        }
+        different, decision["test"] = mcnemar(default, challenger, search.significance)
     else:  # the default was pruned: compare after the epochs it reached
         epochs = max(default.intermediate_values)
         decision["default"], decision["challenger"] = _scored(default, epochs), _scored(challenger, epochs)
@@ -92,11 +77,30 @@ def decide(study, search: CvSearch) -> dict:
     return {"kept": kept.number, "outcome": outcome, **decision}
 
 
+def mcnemar(default, challenger, significance: float) -> tuple[bool, dict]:
+    """McNemar's exact test on the validation images one trial got right and the other
+    wrong: whether they differ at `significance`, and the figures."""
+    images = default.user_attrs["images"]
+    default_right = unpack(default.user_attrs["right"], images)
+    challenger_right = unpack(challenger.user_attrs["right"], images)
+    only_default = int((default_right & ~challenger_right).sum())
+    only_challenger = int((challenger_right & ~default_right).sum())
+    discordant = only_default + only_challenger
+    p = stats.binomtest(only_challenger, discordant, 0.5).pvalue if discordant else 1.0
+    return p < significance, {
+        "name": "McNemar exact",
+        "only_default_right": only_default,
+        "only_challenger_right": only_challenger,
+        "p_value": float(p),
+        "significance": significance,
+    }
+
+
 def rank_correlations(study) -> dict[str, float]:
     """For each epoch before the last: Spearman's rank correlation, over the complete
     trials, between the validation accuracy after that epoch and the trial's score
     (how well a pruner judging there would rank the trials)."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(COMPLETE,))]
+    complete = study.get_trials(deepcopy=False, states=(COMPLETE,))
     if len(complete) < 3:
         return {}
     epochs = min(len(t.intermediate_values) for t in complete)
