@@ -10,9 +10,11 @@ over the grid, no pruning. A trial whose process stops sending heartbeats for
 cv_search.worker_timeout seconds (killed, machine lost) is marked FAIL and run again.
 """
 
+import functools
 import logging
 import os
 import time
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -38,6 +40,20 @@ def storage_url(search: CvSearch) -> str | None:
     return os.environ.get(STORAGE_ENV) or search.storage
 
 
+def quiet_experimental(function):
+    """`function` without Optuna's notices that the samplers, heartbeats and retries used
+    here are experimental features (one per process, on every stage's log)."""
+
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return function(*args, **kwargs)
+
+    return quiet
+
+
+@quiet_experimental
 def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int, worker: bool = False):
     """The study `name` in the database at `url`, created if it is not there yet
     (workers' TPE samplers are unseeded: with one seed they would all draw the same)."""
@@ -65,13 +81,17 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
         sampler, pruner = optuna.samplers.GridSampler(space.grid, seed=seed), optuna.pruners.NopPruner()
     else:
         settings = search.optuna
-        if settings.sampler == "qmc":
-            # Every process draws from one scrambled Sobol sequence, seeded by the params.
-            sampler = optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
-        else:
-            sampler = optuna.samplers.TPESampler(
-                seed=None if worker else seed, n_startup_trials=settings.startup_trials, multivariate=True
-            )
+        with warnings.catch_warnings():  # both samplers are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if settings.sampler == "qmc":
+                # Every process draws from one scrambled Sobol sequence, seeded by the params.
+                sampler = optuna.samplers.QMCSampler(
+                    seed=seed, scramble=True, warn_independent_sampling=False
+                )
+            else:
+                sampler = optuna.samplers.TPESampler(
+                    seed=None if worker else seed, n_startup_trials=settings.startup_trials, multivariate=True
+                )
         pruner = optuna.pruners.NopPruner()
         if settings.pruner is not None:
             pruner = optuna.pruners.SuccessiveHalvingPruner(
