@@ -15,7 +15,7 @@ The study lives in metrics/cv_search/SPACE/study.db, or in the database at
 cv_search.storage ($CV_SEARCH_STORAGE overrides it), where `--worker` processes on
 any machine with the repository and its data (`dvc pull`) join it. The stage ends once
 the study has n_trials trials, whoever ran them, and writes
-metrics/cv_search/SPACE/results.csv (one row per trial), metrics.json (the best trial,
+metrics/cv_search/SPACE/results.csv (one row per trial), metrics.json (the kept trial,
 trials complete, pruned and failed, the decision and how well early epochs rank the
 trials), study.db (a copy of the study) and models/best_config/SPACE.json (the kept
 model spec, for train_final).
