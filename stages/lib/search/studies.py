@@ -194,6 +194,6 @@ def describe(trial) -> str:
         for key, value in trial.params.items()
     )
     if "correct" not in attrs:
-        return f"{params}; {attrs.get('note', trial.system_attrs.get('fail_reason', ''))}".strip("; ")
+        return f"{params}; {trial.system_attrs.get('fail_reason', '')}".strip("; ")
     accuracy = attrs["correct"] / attrs["images"]
     return f"{params}; validation accuracy {accuracy:.4f} after {attrs['epochs']} epoch(s)"
