@@ -3,7 +3,7 @@ mlp` or `cnn`) on training images only, as an Optuna study.
 
 cv_search.method optuna (default): the space's base model (its default) is the first
 trial, then trials drawn by a seeded sampler from the space's `search` ranges, each
-trained on the space's `train_images` of data/split/search.npz for the space's
+trained on the space's `train_images` (a count, or a fraction) of data/split/search.npz for the space's
 `epochs` (fewer if a pruner is set and stops it) and scored on
 data/split/validation.npz. A challenger replaces the default only if it is better
 beyond the noise (McNemar's test on the validation images). grid_cv: notebook
@@ -26,11 +26,12 @@ import hashlib
 import numpy as np
 import optuna
 
-from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, write_csv, write_json
+from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.errors import ParamsError
-from stages.lib.core.paths import FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+from stages.lib.core.params import images_of
+from stages.lib.core.paths import DATASET_INFO, FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
 from stages.lib.data.splitting import balanced_subset
 from stages.lib.search.objectives import cross_validation_objective, trial_objective
 from stages.lib.search.results import decide, summary, trial_table
@@ -47,11 +48,11 @@ def main(args):
     params = load_params()
     search = params.cv_search
     space = getattr(search.spaces, args.space)
-    options = {"seed": params.seed, "num_classes": len(params.dataset.classes)}
+    options = {"seed": params.seed, "num_classes": len(read_json(DATASET_INFO)["classes"])}
     if search.method == "optuna":
         x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
         validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
-        chosen = balanced_subset(y, space.train_images, options["seed"])
+        chosen = balanced_subset(y, images_of(space.train_images, len(y)), options["seed"])
         x, y = x[chosen], y[chosen]
         data = [x, y, *validation]
     else:

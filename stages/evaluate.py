@@ -20,6 +20,7 @@ from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.model_files import load_model
 from stages.lib.core.paths import (
+    DATASET_INFO,
     FINALISTS,
     METRICS_DIR,
     PREPARED_DIR,
@@ -44,10 +45,11 @@ def load_study(space: str):
 
 def main(args):
     params = load_params()
-    classes = params.dataset.classes
+    dataset = read_json(DATASET_INFO)
+    classes, sizes = dataset["classes"], params.split.sizes(dataset["images"]["train"])
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
     x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
-    final, final_reason = final_model(params.split.holdout_size, x.shape[1:], len(classes))
+    final, final_reason = final_model(sizes["holdout"], x.shape[1:], len(classes))
 
     probabilities = {"random_guess": random_guess(len(y), len(classes), params.seed)}
     for name in models:
@@ -72,7 +74,8 @@ def main(args):
         Run(
             params=params,
             dataset=params.dataset.name,
-            classes=classes,
+            dataset_info=dataset,
+            split_sizes=sizes,
             x=x,
             y=y,
             probabilities=probabilities,
@@ -81,8 +84,7 @@ def main(args):
             final_reason=final_reason,
             held_out_accuracy={name: held_out_accuracy(name) for name in models},
             held_out_images={
-                name: params.split.holdout_size if name.endswith("_final") else params.split.validation_size
-                for name in models
+                name: sizes["holdout" if name.endswith("_final") else "validation"] for name in models
             },
             per_class=scores_per_class,
             confusion=final_confusion,

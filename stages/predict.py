@@ -2,40 +2,44 @@
 
     python -m stages.predict [--model NAME] [--json] FILE [FILE ...]
 
-A PNG or JPEG file holds one picture (for MNIST, one handwritten digit), of any size,
-dark on light or light on dark: it is made like the dataset's images first (grayscale,
-fitted into a box of 20/28 of each side with its aspect ratio kept, centred by its
-centre of mass, as MNIST's digits were made). A .npy file holds one image or a batch
-(n, height, width) of the size the model takes, already like the dataset's. Prints
-each image's predicted class, by the name params.yaml's dataset.classes gives it, and
-its probability (with --json, one JSON object: the model's name and the answers). A
-file that cannot be used gets an error line and the exit status 1; the other files are
-still classified. The default model is `final`, the finalist evaluate chose (it
-records its choice in metrics/evaluate/final.json).
+A PNG or JPEG file holds one picture, of any size: it is made like the dataset's images
+first, as preprocess made them (data/prepared/dataset.json): for MNIST (dataset.centre
+mass), grayscale, dark on light or light on dark, fitted into a box of 20/28 of each
+side with its aspect ratio kept and centred by its centre of mass, as MNIST's digits
+were made; for a folder dataset, resized to its image size with the aspect ratio kept
+and padded, in grayscale or RGB (dataset.color). A .npy file holds one image or a
+batch (n, height, width[, 3]) of the size the model takes, already like the dataset's.
+Prints each image's predicted class, by the name the dataset gives it, and its
+probability (with --json, one JSON object: the model's name and the answers). A file
+that cannot be used gets an error line and the exit status 1; the other files are still
+classified. The default model is `final`, the finalist evaluate chose (it records its
+choice in metrics/evaluate/final.json).
 """
 
 import json
 import sys
 
-from stages.lib.core.cli import run_stage
-from stages.lib.core.config import load_params
+from stages.lib.core.artifacts import read_json
+from stages.lib.core.cli import import_tensorflow_quietly, run_stage
 from stages.lib.core.errors import DataError
 from stages.lib.core.model_files import load_model
-from stages.lib.core.paths import FINALISTS, model_path
-from stages.lib.data.pictures import read_images
+from stages.lib.core.paths import DATASET_INFO, FINALISTS, model_path
+from stages.lib.data.pictures import Preparation, read_images
 from stages.lib.report.final_choice import chosen_final
 
 MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS))
 
 
 def main(args):
-    classes = load_params().dataset.classes
+    dataset = read_json(DATASET_INFO)
+    preparation = Preparation(tuple(dataset["image_size"]), dataset["color"], dataset["centre"])
     name = chosen_final() if args.model == "final" else args.model
+    import_tensorflow_quietly()
     model = load_model(model_path(name))
     answers = []
     for path in args.files:
         try:
-            images = read_images(path, model.input_shape[1:3])
+            images = read_images(path, preparation)
         except DataError as error:
             answers.append({"file": path, "error": str(error)})
             continue
@@ -45,7 +49,7 @@ def main(args):
                 {
                     "file": path,
                     **({"index": index} if path.endswith(".npy") else {}),
-                    "class": classes[row.argmax()],
+                    "class": dataset["classes"][row.argmax()],
                     "probability": float(row.max()),
                 }
             )

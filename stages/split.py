@@ -1,8 +1,9 @@
 """Stage split: divide the training images into the parts each decision uses.
 
-Notebook 000's protocol by default: the first 50,000 images train
-(data/split/train.npz, for train_baseline and train_big), the last 10,000 validate
-(data/split/validation.npz; cv_search scores its trials on them). Out of the 50,000,
+Notebook 000's protocol by default: the last split.validation_size images (a count, or
+a fraction of the training images; MNIST: 10,000 of 60,000) validate
+(data/split/validation.npz; cv_search scores its trials on them), the others train
+(data/split/train.npz, for train_baseline and train_big). Out of those,
 split.holdout_size images, split off the same way, are held out (holdout.npz): only
 evaluate's choice of `final` between the finalists uses them. The rest (search.npz)
 is what cv_search trains its trials on. split.method: stratified draws each part as a
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 def main(args):
     params = load_params()
     x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
-    parts = partition(y, **params.split.model_dump(), seed=params.seed)
+    sizes = params.split.sizes(len(y))
+    parts = partition(
+        y,
+        validation_size=sizes["validation"],
+        holdout_size=sizes["holdout"],
+        method=params.split.method,
+        seed=params.seed,
+    )
     parts["train"] = np.union1d(parts["search"], parts["holdout"])
     for part, index in parts.items():
         save_arrays(SPLIT_DIR / f"{part}.npz", x=x[index], y=y[index])

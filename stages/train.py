@@ -6,11 +6,11 @@ Writes models/NAME.keras and, through dvclive, metrics/train_NAME/ (metrics.json
 the last epoch's figures; plots/ with each epoch's loss and accuracy).
 """
 
-from stages.lib.core.artifacts import load_arrays
+from stages.lib.core.artifacts import load_arrays, read_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.model_files import save_model
-from stages.lib.core.paths import SPLIT_DIR, model_path, training_log_dir
+from stages.lib.core.paths import DATASET_INFO, SPLIT_DIR, model_path, training_log_dir
 from stages.lib.training.distribution import strategy_scope
 from stages.lib.training.fitting import train
 
@@ -28,7 +28,7 @@ def main(args):
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             seed=params.seed,
-            num_classes=len(params.dataset.classes),
+            num_classes=len(read_json(DATASET_INFO)["classes"]),
             log_dir=training_log_dir(args.model),
         )
     save_model(model, model_path(args.model))

@@ -13,7 +13,14 @@ from stages.lib.core.artifacts import load_arrays, load_images, read_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.model_files import save_model
-from stages.lib.core.paths import FINALISTS, SPLIT_DIR, best_config_path, model_path, training_log_dir
+from stages.lib.core.paths import (
+    DATASET_INFO,
+    FINALISTS,
+    SPLIT_DIR,
+    best_config_path,
+    model_path,
+    training_log_dir,
+)
 from stages.lib.core.specs import validate_spec
 from stages.lib.training.distribution import strategy_scope
 from stages.lib.training.fitting import train
@@ -32,7 +39,7 @@ def main(args):
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             seed=params.seed,
-            num_classes=len(params.dataset.classes),
+            num_classes=len(read_json(DATASET_INFO)["classes"]),
             log_dir=training_log_dir(f"{args.space}_final"),
         )
     save_model(model, model_path(f"{args.space}_final"))

@@ -122,15 +122,20 @@ class Project:
         assert "up to date" in self.run("dvc", "status")
 
 
-def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project:
-    """A copy of the repository with `changes` to params.yaml's sections, reading its
-    dataset from `mirror`, committed before and after its first `dvc repro`. Every stage
-    it runs leaves a record of the files and params it read and wrote in
-    `project.record_dir` (tests/recording/sitecustomize.py)."""
+def reproduced_project(
+    tmp_path_factory, mirror: Path | None, changes: dict, dataset: dict | None = None, before_commit=None
+) -> Project:
+    """A copy of the repository with `changes` to params.yaml's sections (and its
+    dataset section replaced by `dataset`, if given), reading IDX files from `mirror`,
+    committed before and after its first `dvc repro`; `before_commit(project)` runs
+    first. Every stage it runs leaves a record of the files and params it read and
+    wrote in `project.record_dir` (tests/recording/sitecustomize.py)."""
     root = copy_repository(tmp_path_factory.mktemp("project"))
     params = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in changes.items():
         params[section].update(copy.deepcopy(values))
+    if dataset is not None:
+        params["dataset"] = dataset
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     record_dir = tmp_path_factory.mktemp("record")
     env = {
@@ -139,7 +144,7 @@ def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project
             [str(REPO / "tests" / "recording"), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
         "MNIST_DVC_RECORD": str(record_dir),
-        "DATASET_MIRROR": str(mirror),
+        **({"DATASET_MIRROR": str(mirror)} if mirror else {}),
         "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(tmp_path_factory.mktemp("dvc_site_cache")),
         # `dvc queue start` workers run a bare `dvc`: this environment's must come first.
@@ -151,6 +156,8 @@ def reproduced_project(tmp_path_factory, mirror: Path, changes: dict) -> Project
     }
     project = Project(root, env, record_dir)
     project.run("git", "init", "-q", "-b", "main")
+    if before_commit is not None:
+        before_commit(project)
     project.commit("small project")
     project.first_run = project.repro()
     project.commit("first run")

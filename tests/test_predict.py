@@ -8,17 +8,17 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
 
 from stages.lib.core.errors import DataError
 from stages.lib.core.model_files import save_model
 from stages.lib.core.specs import validate_spec
-from stages.lib.data.pictures import read_images, to_model_input
+from stages.lib.data.pictures import Preparation, read_images, to_model_input
 from stages.lib.training.fitting import train
 from tests import REPO
 from tests.real_data import subset
 
 MNIST = (28, 28)
+DIGITS = Preparation(MNIST, centre="mass")  # how predict prepares pictures for MNIST
 CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -82,39 +82,43 @@ def test_centre_of_mass_is_centred_and_the_picture_fits_mnists_box(shape, box):
 def test_unusable_files_are_clear_errors(tmp_path, name, contents, message):
     (tmp_path / name).write_bytes(contents)
     with pytest.raises(DataError, match=message):
-        read_images(tmp_path / name, MNIST)
+        read_images(tmp_path / name, DIGITS)
 
 
 def test_missing_blank_and_bad_arrays_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="cannot read .*missing.png: No such file or directory"):
-        read_images(tmp_path / "missing.png", MNIST)
+        read_images(tmp_path / "missing.png", DIGITS)
     with pytest.raises(DataError, match="blank.png: nothing found: the image is blank"):
-        read_images(write_png(tmp_path / "blank.png", np.full((40, 40), 255, np.uint8)), MNIST)
+        read_images(write_png(tmp_path / "blank.png", np.full((40, 40), 255, np.uint8)), DIGITS)
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
     with pytest.raises(DataError, match="objects.npy is not a plain numpy array file"):
-        read_images(tmp_path / "objects.npy", MNIST)
+        read_images(tmp_path / "objects.npy", DIGITS)
     np.save(tmp_path / "wide.npy", np.zeros((2, 28, 30)))
     with pytest.raises(DataError, match=r"shape \(2, 28, 30\); expected \(28, 28\) or \(n, 28, 28\)"):
-        read_images(tmp_path / "wide.npy", MNIST)
+        read_images(tmp_path / "wide.npy", DIGITS)
 
 
 def test_npy_batches_keep_their_pixels(tmp_path):
     images = np.random.default_rng(0).random((3, 16, 12), dtype=np.float32)
     np.save(tmp_path / "batch.npy", images)
-    np.testing.assert_allclose(read_images(tmp_path / "batch.npy", (16, 12)), images)
+    np.testing.assert_allclose(read_images(tmp_path / "batch.npy", Preparation((16, 12))), images)
     np.save(tmp_path / "bytes.npy", np.round(images[0] * 255).astype(np.uint8))
-    np.testing.assert_allclose(read_images(tmp_path / "bytes.npy", (16, 12)), images[:1], atol=0.5 / 255)
+    np.testing.assert_allclose(
+        read_images(tmp_path / "bytes.npy", Preparation((16, 12))), images[:1], atol=0.5 / 255
+    )
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits):
     """A folder laid out like the repository after `dvc repro`, with a small CNN
     trained on 3,000 real digits as cnn_final, a much worse MLP as mlp_final, and
-    params.yaml's classes renamed, as another dataset would name them."""
+    preprocess's description of MNIST with the classes renamed, as another dataset would
+    name them."""
     root = tmp_path_factory.mktemp("workspace")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["dataset"]["classes"] = CLASSES
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "data" / "prepared").mkdir(parents=True)
+    (root / "data" / "prepared" / "dataset.json").write_text(
+        json.dumps({"classes": CLASSES, "image_size": [28, 28], "color": "grayscale", "centre": "mass"})
+    )
     train_data, test_data = digits
     cnn = validate_spec(
         {
@@ -173,6 +177,7 @@ def test_predict_prints_one_line_per_image(workspace, digits, tmp_path):
     np.save(tmp_path / "batch.npy", digits[1][0][:3])
     result = predict(workspace, "--model", "mlp_final", tmp_path / "batch.npy")
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no TensorFlow start-up notices
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
     assert all(

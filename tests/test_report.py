@@ -153,7 +153,16 @@ def small_run(tmp_path, method="optuna"):
     return Run(
         params=checked(Params, raw, ""),
         dataset="Shapes",
-        classes=CLASSES,
+        dataset_info={
+            "format": "idx",
+            "classes": CLASSES,
+            "image_size": [12, 16],
+            "size_reason": "the IDX files' size",
+            "color": "grayscale",
+            "centre": "none",
+            "images": {"train": 1000, "test": 60},
+        },
+        split_sizes={"validation": 200, "holdout": 150, "search": 650},
         x=rng.random((60, 12, 16)),
         y=y,
         probabilities=probabilities,

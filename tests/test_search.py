@@ -99,7 +99,11 @@ def test_the_default_spaces_are_wide():
             "cv_search.spaces.mlp.n_trial is not a known parameter (did you mean 'n_trials'?)",
         ),
         ({"epochs": 0}, None, "cv_search.spaces.mlp.epochs must be >= 1, got 0"),
-        ({"train_images": 0}, None, "cv_search.spaces.mlp.train_images must be >= 1, got 0"),
+        (
+            {"train_images": 0},
+            None,
+            "cv_search.spaces.mlp.train_images must be a count (an integer >= 1) or a fraction",
+        ),
         (
             {"search": {"width": {"low": 100, "high": 256}}},
             None,

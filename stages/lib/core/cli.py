@@ -19,6 +19,24 @@ def configure_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras with standard error (file descriptor 2) pointed at
+    /dev/null: their C++ start-up notices (absl's "All log messages before
+    absl::InitializeLog()", oneDNN's "custom operations are on") come before
+    TF_CPP_MIN_LOG_LEVEL is read. For commands whose output people read, not stages."""
+    configure_tensorflow()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run_stage(main: Callable[[argparse.Namespace], None], doc: str, parser_setup=None) -> None:
     parser = argparse.ArgumentParser(
         prog=f"python -m {sys.modules['__main__'].__spec__.name}",

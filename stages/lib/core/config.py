@@ -8,7 +8,8 @@ import pydantic
 from pydantic import Field
 
 from stages.lib.core.dataset import Dataset
-from stages.lib.core.params import Strict, checked, problem, read_yaml
+from stages.lib.core.errors import ParamsError
+from stages.lib.core.params import CountOrFraction, Strict, checked, images_of, problem, read_yaml
 from stages.lib.core.search_config import CvSearch
 from stages.lib.core.specs import ModelSpec
 
@@ -18,9 +19,28 @@ PositiveInt = Annotated[int, Field(ge=1)]
 
 
 class Split(Strict):
-    validation_size: PositiveInt
-    holdout_size: PositiveInt
+    validation_size: CountOrFraction  # a fraction: of the training images
+    holdout_size: CountOrFraction  # a fraction: of the training images
     method: Literal["last", "stratified"]
+
+    def sizes(self, images: int) -> dict[str, int]:
+        """The validation, holdout and search parts' sizes for `images` training images,
+        or a ParamsError naming the key to change."""
+        sizes = {part: images_of(getattr(self, f"{part}_size"), images) for part in ("validation", "holdout")}
+        for part, size in sizes.items():
+            if size < 1:
+                raise ParamsError(
+                    f"split.{part}_size {getattr(self, f'{part}_size')} is {size} of the dataset's "
+                    f"{images:,} training images: give a larger fraction, or a count"
+                )
+        sizes["search"] = images - sizes["validation"] - sizes["holdout"]
+        if sizes["search"] < 1:
+            raise ParamsError(
+                f"split.validation_size ({sizes['validation']:,} images) and split.holdout_size "
+                f"({sizes['holdout']:,}) leave none of the dataset's {images:,} training images to train on: "
+                "make them smaller, e.g. fractions such as 0.15 and 0.1 (of the training images)"
+            )
+        return sizes
 
 
 class Distribution(Strict):

@@ -28,7 +28,8 @@ def multiply_adds(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: in
     if spec.family == "mlp":
         sizes = [math.prod(input_shape), *spec.hidden_units, num_classes]
         return sum(a * b for a, b in itertools.pairwise(sizes))
-    (height, width), channels, total, kernel = input_shape, 1, 0, spec.kernel_size
+    (height, width, *colors), total, kernel = input_shape, 0, spec.kernel_size
+    channels = colors[0] if colors else 1
     blocks = [[filters] for filters in spec.filters] if spec.family == "lenet" else spec.blocks
     for block in blocks:
         for filters in block:

@@ -1,8 +1,9 @@
-"""The dataset section of params.yaml: its name, class names, mirrors and files."""
+"""The dataset section of params.yaml: the dataset's format and where it comes from, its
+name and class names, and how its images are prepared."""
 
 import re
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import Field
@@ -10,24 +11,27 @@ from pydantic import Field
 from stages.lib.core.params import Strict, problem
 
 Name = Annotated[str, Field(min_length=1)]
+RAW = "data/raw"  # stages.lib.core.paths.RAW_DIR: where download puts what it fetches
+
+
+def _sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise problem("", f" must be 64 lowercase hex digits (a sha256), got {value!r}")
+    return value
+
+
+Sha256 = Annotated[str, pydantic.AfterValidator(_sha256)]
 
 
 class FileEntry(Strict):
     filename: Name
-    sha256: str
+    sha256: Sha256
 
     @pydantic.field_validator("filename")
     @classmethod
     def _bare(cls, value: str) -> str:
         if PurePath(value).name != value:
             raise problem("", f" must be a bare file name without folders, got {value!r}")
-        return value
-
-    @pydantic.field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise problem("", f" must be 64 lowercase hex digits (a sha256), got {value!r}")
         return value
 
 
@@ -41,12 +45,41 @@ class DatasetFiles(Strict):
         return [getattr(self, role) for role in type(self).model_fields]
 
 
+class Archive(Strict):
+    source: Name  # a URL or a local path of a .zip, .tar.gz or .tgz file
+    sha256: Sha256
+
+    @pydantic.field_validator("source")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if not value.lower().endswith(ARCHIVE_SUFFIXES):
+            raise problem("", f" must name a {', '.join(ARCHIVE_SUFFIXES)} file, got {value!r}")
+        return value
+
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+Size = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
+
+# Keys that only one format reads, and the value that means "not used".
+IDX_ONLY = {"transpose": False, "mirrors": [], "files": None}
+FOLDER_ONLY = {"archive": None, "test_fraction": None, "image_size": "auto", "color": "grayscale"}
+
+
 class Dataset(Strict):
     name: Name
-    classes: Annotated[list[Name], Field(min_length=2)]  # the name of each label, in label order
-    transpose: bool
-    mirrors: list[Name]
-    files: DatasetFiles
+    format: Literal["idx", "folder"] = "idx"
+    path: Name = RAW  # the folder preprocess reads
+    classes: Annotated[list[Name], Field(min_length=2)] | None = None  # label order; idx: required
+    centre: Literal["mass", "none"] = "none"
+    # idx
+    transpose: bool = False
+    mirrors: list[Name] = []
+    files: DatasetFiles | None = None
+    # folder
+    archive: Archive | None = None
+    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    image_size: Literal["auto", "keep"] | Size = "auto"
+    color: Literal["grayscale", "rgb"] = "grayscale"
 
     @pydantic.field_validator("classes", mode="before")
     @classmethod
@@ -60,11 +93,38 @@ class Dataset(Strict):
 
     @pydantic.field_validator("classes")
     @classmethod
-    def _distinct(cls, names: list[str]) -> list[str]:
+    def _distinct(cls, names: list[str] | None) -> list[str] | None:
+        if names is None:
+            return names
         if len(names) > 256:
-            raise problem(
-                "", f" must name at most 256 classes (IDX labels are single bytes), got {len(names)}"
-            )
+            raise problem("", f" must name at most 256 classes (labels are single bytes), got {len(names)}")
         if repeated := sorted({name for name in names if names.count(name) > 1}):
             raise problem("", f" must name each class once; repeated: {', '.join(repeated)}")
         return names
+
+    @pydantic.model_validator(mode="after")
+    def _fits_format(self):
+        other = FOLDER_ONLY if self.format == "idx" else IDX_ONLY
+        for key, unused in other.items():
+            if getattr(self, key) != unused:
+                reader = "folder" if self.format == "idx" else "idx"
+                raise problem(
+                    f".{key}", f" is read only by format {reader}; remove it (format is {self.format})"
+                )
+        if self.format == "idx":
+            for key in ("classes", "files"):
+                if getattr(self, key) is None:
+                    raise problem(f".{key}", " is missing: format idx needs it")
+        elif self.path == RAW and self.archive is None:
+            raise problem(
+                ".archive",
+                f" is missing: with path {RAW}, download unpacks dataset.archive ({{source: URL or path, "
+                "sha256: ...}) there; or set dataset.path to your own folder of images",
+            )
+        elif self.path != RAW and self.archive is not None:
+            raise problem(
+                ".path", f" must be {RAW} (where download unpacks dataset.archive), got {self.path!r}"
+            )
+        if self.color == "rgb" and self.centre == "mass":
+            raise problem(".centre", " mass centres grayscale digits; with color rgb use none")
+        return self

@@ -5,7 +5,7 @@ and the closest known key or value for a misspelling."""
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 import yaml
@@ -32,6 +32,23 @@ class Strict(pydantic.BaseModel):
                         f"expected keys: {', '.join(cls.model_fields)}",
                     )
         return values
+
+
+def _count_or_fraction(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise problem("", f" must be a count (an integer >= 1) or a fraction (0 < f < 1), got {value!r}")
+    if value < 1 if isinstance(value, int) else not 0 < value < 1:
+        raise problem("", f" must be a count (an integer >= 1) or a fraction (0 < f < 1), got {value!r}")
+    return value
+
+
+# A number of images: a count, or a fraction of those there are (rounded to a count).
+CountOrFraction = Annotated[int | float, pydantic.PlainValidator(_count_or_fraction)]
+
+
+def images_of(value: int | float, total: int) -> int:
+    """A count or fraction of `total` images as a count."""
+    return value if isinstance(value, int) else round(value * total)
 
 
 def problem(key: str, text: str) -> PydanticCustomError:

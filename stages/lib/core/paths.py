@@ -7,6 +7,8 @@ PREPARED_DIR = Path("data/prepared")
 SPLIT_DIR = Path("data/split")
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
+# preprocess's description of the dataset: class names, image size, colour, preparation.
+DATASET_INFO = PREPARED_DIR / "dataset.json"
 
 # The model families searched and trained to the end: cv_search.spaces and
 # train_final's sections name them, and dvc.yaml's foreach stages run one of each.

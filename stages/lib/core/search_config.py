@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import Field
 
-from stages.lib.core.params import Strict, problem
+from stages.lib.core.params import CountOrFraction, Strict, problem
 from stages.lib.core.specs import ModelSpec
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -55,7 +55,7 @@ class Range(Strict):
 class Space(Strict):
     n_trials: PositiveInt
     epochs: PositiveInt
-    train_images: PositiveInt
+    train_images: CountOrFraction  # a fraction: of the search images
     batch_size: PositiveInt
     max_microseconds_per_image: Annotated[float, Field(gt=0)]
     model: ModelSpec

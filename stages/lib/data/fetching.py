@@ -19,6 +19,10 @@ from stages.lib.core.errors import DownloadError
 MIRROR_ENV = "DATASET_MIRROR"
 MIRROR_ENVS = (MIRROR_ENV, "MNIST_MIRROR")
 CHUNK = 1 << 20
+MIRROR_HINT = (
+    f"Set {MIRROR_ENV} to a folder or URL that holds the dataset's files, "
+    f"e.g. `{MIRROR_ENV}=/path/to/files dvc repro`."
+)
 
 
 class ChecksumMismatch(Exception):
@@ -83,8 +87,10 @@ def fetch(
     timeout: float = 30.0,
     attempts: int = 3,
     backoff: float = 1.0,
+    hint: str = MIRROR_HINT,
 ) -> str:
-    """Fetch one file to `destination`; returns the source that delivered it."""
+    """Fetch one file to `destination`; returns the source that delivered it. Where no
+    source has it, the error ends with `hint`, what to do."""
     failures = []
     for source in source_list:
         address = location(source, filename)
@@ -98,10 +104,7 @@ def fetch(
                     break
                 time.sleep(backoff * 2 ** (attempt - 1))
     raise DownloadError(
-        f"could not fetch {filename} (sha256 {sha256}) from any source:\n"
-        + "\n".join(failures)
-        + f"\nSet {MIRROR_ENV} to a folder or URL that holds the dataset's files, "
-        f"e.g. `{MIRROR_ENV}=/path/to/files dvc repro`."
+        f"could not fetch {filename} (sha256 {sha256}) from any source:\n" + "\n".join(failures) + f"\n{hint}"
     )
 
 

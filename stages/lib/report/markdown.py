@@ -18,6 +18,7 @@ from stages.lib.report.figures import (
     plot_learning_curves,
     plot_reliability,
 )
+from stages.lib.report.protocol import preparation
 from stages.lib.report.search_section import plot_study, search_section
 from stages.lib.report.tables import interval, table
 
@@ -29,7 +30,8 @@ class Run:
 
     params: Params
     dataset: str  # its name
-    classes: list[str]  # the name of each label
+    dataset_info: dict  # preprocess's data/prepared/dataset.json
+    split_sizes: dict[str, int]  # the validation, holdout and search parts' sizes
     x: np.ndarray
     y: np.ndarray
     probabilities: dict[str, np.ndarray]  # random_guess, the trained models and final
@@ -45,6 +47,11 @@ class Run:
     search_summaries: dict[str, dict]  # and its metrics.json
     best_configs: dict[str, dict]  # per search space: the winning model spec
     studies: dict  # per search space: its Optuna study
+
+    @property
+    def classes(self) -> list[str]:
+        """The name of each label."""
+        return self.dataset_info["classes"]
 
 
 def write_report(out_dir: Path, run: Run) -> None:
@@ -96,7 +103,7 @@ def write_report(out_dir: Path, run: Run) -> None:
     )
     final_classes = run.per_class.query("model == @final").drop(columns="model")
     f1_by_model = run.per_class.pivot(index="class", columns="model", values="f1").loc[run.classes, models]
-    p = run.params
+    p, sizes, info = run.params, run.split_sizes, run.dataset_info
     height, width = run.x.shape[1:3]
 
     lines = [
@@ -106,11 +113,11 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "## Problem and protocol",
         "",
-        f"Classify {run.dataset}'s {height}x{width} grayscale images into {len(run.classes)} classes "
-        f"({', '.join(run.classes)}). `split` divides the training images into three disjoint parts (method "
-        f"`{p.split.method}`): {p.split.validation_size:,} validation images, "
-        f"{p.split.holdout_size:,} holdout images and the rest, the search images. Each decision used "
-        "its own images:",
+        f"Classify {run.dataset}'s {height}x{width} {info['color']} images into {len(run.classes)} classes "
+        f"({', '.join(run.classes)}). {preparation(info)} `split` divides the "
+        f"{sum(sizes.values()):,} training images into three disjoint parts (method `{p.split.method}`): "
+        f"{sizes['validation']:,} validation images, {sizes['holdout']:,} holdout images and the rest "
+        f"({sizes['search']:,}), the search images. Each decision used its own images:",
         "",
         f"- `train_baseline` ({p.train_baseline.epochs} epochs) and `train_big` "
         f"({p.train_big.epochs} epochs) train on the search and holdout images and report their "
@@ -135,7 +142,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         overfitting(curves["big"]),
         "",
-        *search_section(run.search_results, run.search_summaries, run.best_configs, p, study_figures),
+        *search_section(run.search_results, run.search_summaries, run.best_configs, p, sizes, study_figures),
         "## Test metrics",
         "",
         table(summary_table),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from stages.lib.core.config import Params
+from stages.lib.core.params import images_of
 from stages.lib.report.figures import save_figure
 from stages.lib.report.tables import interval, table
 
@@ -54,9 +55,10 @@ def search_section(
     summaries: dict[str, dict],
     configs: dict[str, dict],
     params: Params,
+    sizes: dict[str, int],
     study_figures: dict[str, list[str]],
 ) -> list[str]:
-    search, split = params.cv_search, params.split
+    search = params.cv_search
     if search.method == "optuna":
         settings = search.optuna
         sampler = (
@@ -69,13 +71,19 @@ def search_section(
             if settings.pruner is None
             else halving(settings.pruner.min_epochs, settings.pruner.reduction_factor)
         )
-        images = ", ".join(f"{space} {getattr(search.spaces, space).train_images:,}" for space in results)
+        trained = {
+            space: min(
+                images_of(getattr(search.spaces, space).train_images, sizes["search"]), sizes["search"]
+            )
+            for space in results
+        }
+        images = ", ".join(f"{space} {count:,}" for space, count in trained.items())
         how = (
             "Each space is an Optuna study. Its first trial is the space's default, the base model of "
             f"params.yaml (a published recipe); the others are {sampler} within the space's ranges, layer "
             "sizes on multiples of 8, every one of them within the space's cost bound. Each trial trains on "
             f"the space's `train_images` class-balanced images of the search part ({images}) and is scored "
-            f"on the {split.validation_size:,} validation images. {pruning} A challenger replaces the "
+            f"on the {sizes['validation']:,} validation images. {pruning} A challenger replaces the "
             "default only if it is better beyond the noise: McNemar's exact test on which validation images "
             f"each gets right, at significance {search.significance}; on a tie the cheaper model "
             "(estimated training time per image) is kept, the default on equal cost."
@@ -93,7 +101,7 @@ def search_section(
         "## The search",
         "",
         f"`cv_search` chose each finalist's hyperparameters on training images only. {how} "
-        f"No trial saw the {split.holdout_size:,} holdout images or the test images.",
+        f"No trial saw the {sizes['holdout']:,} holdout images or the test images.",
         "",
     ]
     for space, frame in results.items():

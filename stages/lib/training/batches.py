@@ -43,7 +43,7 @@ def training_batches(
 
 
 def distort(images, augmentation: Augmentation, seed):
-    """Each image (batch, height, width) rotated, scaled and shifted about its centre
+    """Each image (batch, height, width, or with channels last) rotated, scaled and shifted about its centre
     by amounts drawn uniformly within `augmentation`'s bounds, then moved by a smooth
     random displacement field if it asks for elastic distortion; bilinear, zero fill."""
     import tensorflow as tf
@@ -91,10 +91,13 @@ def gaussian_blur(field, sigma: float):
 
 
 def bilinear(images, from_x, from_y):
-    """images (batch, height, width) sampled at the points (from_x, from_y), one per
-    output pixel, by bilinear interpolation; 0 outside the image."""
+    """images (batch, height, width, or with channels last) sampled at the points
+    (from_x, from_y) (batch, height, width), one per output pixel, by bilinear
+    interpolation; 0 outside the image. Every channel moves alike."""
     import tensorflow as tf
 
+    if len(images.shape) == 4:
+        return tf.stack([bilinear(images[..., c], from_x, from_y) for c in range(images.shape[3])], axis=-1)
     count, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
     flat = tf.reshape(images, [-1])
     base = tf.range(count)[:, None, None] * height * width

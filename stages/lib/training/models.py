@@ -65,7 +65,8 @@ def _layers(spec, input_shape: tuple[int, ...]) -> list:
                 stack.append(layers.Dropout(spec.dropout))
         return stack
 
-    stack = [layers.Reshape((*input_shape, 1))]
+    # Grayscale images (height, width) get their one channel; RGB ones have three.
+    stack = [layers.Reshape((*input_shape, 1))] if len(input_shape) == 2 else []
     if spec.family == "lenet":
         for filters in spec.filters:
             stack += [layers.Conv2D(filters, spec.kernel_size, activation="relu"), layers.MaxPooling2D(2)]

@@ -1,0 +1,197 @@
+"""Datasets kept as folders of pictures, one folder per class (the layout of Keras'
+image_dataset_from_directory and torchvision's ImageFolder):
+
+    ROOT/train/CLASS/*.png|jpg|jpeg and ROOT/test/CLASS/*    (two parts), or
+    ROOT/CLASS/*                                             (one tree: dataset.test_fraction
+                                                              of each class, drawn seeded, tests)
+
+ROOT is dataset.path, or the one folder it holds (an archive often wraps its files so).
+Names starting with "." (.DS_Store, .ipynb_checkpoints) are skipped. Anything else that
+does not fit the layout is an error naming the file or folder."""
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from sklearn.model_selection import train_test_split
+
+from stages.lib.core.errors import DataError, ParamsError
+from stages.lib.data.pictures import PICTURE_SUFFIXES, Preparation, open_picture, prepare
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (28, 28)  # image_size auto, where no size is shared by half the images
+MAX_BYTES = 4 << 30  # the prepared arrays' size, above which preprocess stops
+PROGRESS_SECONDS = 5.0
+
+
+class Listing(NamedTuple):
+    classes: list[str]
+    parts: dict[str, list[tuple[Path, int]]]  # "train" and "test": (picture, label), in order
+
+
+def visible(folder: Path) -> list[Path]:
+    return sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
+
+
+def dataset_root(path: Path) -> Path:
+    if not path.is_dir():
+        raise ParamsError(f"dataset.path {path} is not a folder: point it at your folder of class folders")
+    entries = visible(path)
+    while len(entries) == 1 and entries[0].is_dir() and entries[0].name not in ("train", "test"):
+        path, entries = entries[0], visible(entries[0])
+    return path
+
+
+def class_folders(folder: Path) -> dict[str, list[Path]]:
+    """Each class folder's pictures, by class name."""
+    classes = {}
+    for entry in visible(folder):
+        if not entry.is_dir():
+            raise DataError(f"{entry} is a file, but {folder} should hold only class folders: move it out")
+        pictures = visible(entry)
+        for picture in pictures:
+            if picture.is_dir() or picture.suffix.lower() not in PICTURE_SUFFIXES:
+                what = "a folder" if picture.is_dir() else "not a .png, .jpg or .jpeg file"
+                raise DataError(f"{picture} is {what}: a class folder holds pictures only; move it out")
+        if not pictures:
+            raise DataError(f"{entry} holds no pictures: add some, or remove the folder")
+        classes[entry.name] = pictures
+    if len(classes) < 2:
+        raise DataError(f"{folder} holds {len(classes)} class folder(s); a dataset needs at least 2")
+    return classes
+
+
+def list_pictures(path: Path, classes: list[str] | None, test_fraction: float | None, seed: int) -> Listing:
+    """The dataset's pictures and labels; labels follow `classes` (dataset.classes), or
+    the training folders' names in sorted order."""
+    root = dataset_root(path)
+    names = {entry.name for entry in visible(root)}
+    two_parts = {"train", "test"} <= names
+    if two_parts:
+        if test_fraction is not None:
+            raise ParamsError(
+                f"dataset.test_fraction splits one tree of class folders, but {root} has train/ and "
+                "test/: remove it"
+            )
+        if extra := sorted(names - {"train", "test"}):
+            raise DataError(
+                f"{root / extra[0]}: {root} holds train/ and test/, and nothing else should be there"
+            )
+        found = {part: class_folders(root / part) for part in ("train", "test")}
+    elif test_fraction is None:
+        raise ParamsError(
+            f"{root} holds class folders but no train/ and test/ folders: set dataset.test_fraction "
+            "(e.g. 0.2) to keep that share of each class for the test set"
+        )
+    else:
+        found = {"all": class_folders(root)}
+    train = found.get("train", found.get("all"))
+    classes = label_order(classes, sorted(train), root / "train" if two_parts else root)
+    if two_parts:
+        for name in sorted(set(found["test"]) - set(train)):
+            raise DataError(
+                f"{root / 'test' / name}: class {name!r} has no training folder ({root / 'train' / name}): "
+                "add its training pictures, or remove it"
+            )
+        return Listing(classes, {part: labelled(found[part], classes) for part in ("train", "test")})
+    pictures = labelled(train, classes)
+    try:
+        kept, held = train_test_split(
+            pictures, test_size=test_fraction, stratify=[label for _, label in pictures], random_state=seed
+        )
+    except ValueError as error:
+        raise ParamsError(f"dataset.test_fraction {test_fraction} cannot split {root}: {error}") from None
+    return Listing(classes, {"train": sorted(kept, key=str), "test": sorted(held, key=str)})
+
+
+def label_order(classes: list[str] | None, found: list[str], where: Path) -> list[str]:
+    if classes is None:
+        return found
+    missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
+    if missing or extra:
+        raise ParamsError(
+            f"dataset.classes does not match the class folders in {where}: "
+            + "; ".join(
+                text
+                for text in (
+                    missing and f"no folder for {', '.join(missing)}",
+                    extra and f"not listed: {', '.join(extra)}",
+                )
+                if text
+            )
+            + ". List exactly the folders' names (or remove dataset.classes to take them in sorted order)"
+        )
+    return classes
+
+
+def labelled(folders: dict[str, list[Path]], classes: list[str]) -> list[tuple[Path, int]]:
+    return [(picture, classes.index(name)) for name in classes for picture in folders.get(name, [])]
+
+
+def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[tuple[int, int], str]:
+    """The image size (height, width) and why, for dataset.image_size: a size, "keep"
+    (every picture must have one size) or "auto" (the size of half the pictures or more,
+    else 28x28). `where` maps each size to a picture of it."""
+    counts = Counter(sizes)
+    common, count = counts.most_common(1)[0]
+    share = f"{count:,} of {len(sizes):,} pictures"
+    if isinstance(image_size, list):
+        return tuple(
+            image_size
+        ), f"dataset.image_size ({share} have the most common size, {common[0]}x{common[1]})"
+    if len(counts) == 1:
+        return common, "every picture's size"
+    if image_size == "keep":
+        other = next(size for size in counts if size != common)
+        raise DataError(
+            f"{where[other]} is {other[0]}x{other[1]} pixels, but {share} are {common[0]}x{common[1]}: with "
+            "dataset.image_size keep, every picture needs one size; resize it, or set dataset.image_size "
+            f"to a size such as [{common[0]}, {common[1]}] (or auto) to resize them"
+        )
+    if 2 * count >= len(sizes):
+        return common, f"the most common size ({share})"
+    return DEFAULT_SIZE, f"28x28, as sizes vary ({len(counts)} sizes; the most common has {share})"
+
+
+def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tuple[dict, dict]:
+    """{"train": (x, y), "test": (x, y)} as float32 images in [0, 1] and uint8 labels, and
+    how the size was chosen; decodes one picture at a time into arrays made up front."""
+    everything = [item for part in listing.parts.values() for item in part]
+    sizes, where = [], {}
+    for picture, _ in everything:
+        try:
+            with Image.open(picture) as opened:
+                size = (opened.height, opened.width)
+        except (UnidentifiedImageError, OSError):
+            raise DataError(
+                f"{picture} is not a readable PNG or JPEG image: replace it, or remove it"
+            ) from None
+        sizes.append(size)
+        where.setdefault(size, picture)
+    size, reason = choose_size(sizes, image_size, where)
+    preparation = Preparation(size, color, centre)
+    needed = 4 * len(everything) * int(np.prod(preparation.shape))
+    if needed > MAX_BYTES:
+        raise ParamsError(
+            f"{len(everything):,} pictures of {'x'.join(map(str, preparation.shape))} would take "
+            f"{needed / (1 << 30):.1f} GiB: set dataset.image_size smaller (e.g. [64, 64])"
+        )
+    prepared, done, shown = {}, 0, time.monotonic()
+    for part, items in listing.parts.items():
+        x = np.empty((len(items), *preparation.shape), np.float32)
+        for index, (picture, _) in enumerate(items):
+            try:
+                x[index] = prepare(open_picture(picture), preparation)
+            except DataError as error:
+                raise DataError(str(error) if str(picture) in str(error) else f"{picture}: {error}") from None
+            done += 1
+            if time.monotonic() - shown > PROGRESS_SECONDS:
+                log.info("decoded %s of %s pictures", f"{done:,}", f"{len(everything):,}")
+                shown = time.monotonic()
+        prepared[part] = (x, np.array([label for _, label in items], np.uint8))
+    return prepared, {"image_size": list(size), "size_reason": reason}
