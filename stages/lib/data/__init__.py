@@ -1,3 +1,2 @@
-"""download, preprocess, split and predict's input: fetching, unpacking archives, IDX
-files, folders of pictures, splitting, a user's pictures.
+"""download, preprocess, split and predict's input: fetching, archives, IDX files, picture folders.
 May import: core."""
