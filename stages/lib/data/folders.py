@@ -67,8 +67,9 @@ def class_folders(folder: Path) -> dict[str, list[Path]]:
 
 
 def list_pictures(path: Path, classes: list[str] | None, test_fraction: float | None, seed: int) -> Listing:
-    """The dataset's pictures and labels; labels follow `classes` (dataset.classes), or
-    the training folders' names in sorted order."""
+    """The dataset's pictures and labels, the training ones in a seeded random order;
+    labels follow `classes` (dataset.classes), or the training folders' names in sorted
+    order."""
     root = dataset_root(path)
     names = {entry.name for entry in visible(root)}
     two_parts = {"train", "test"} <= names
@@ -83,30 +84,39 @@ def list_pictures(path: Path, classes: list[str] | None, test_fraction: float | 
                 f"{root / extra[0]}: {root} holds train/ and test/, and nothing else should be there"
             )
         found = {part: class_folders(root / part) for part in ("train", "test")}
+        train = found["train"]
     elif test_fraction is None:
         raise ParamsError(
             f"{root} holds class folders but no train/ and test/ folders: set dataset.test_fraction "
             "(e.g. 0.2) to keep that share of each class for the test set"
         )
     else:
-        found = {"all": class_folders(root)}
-    train = found.get("train", found.get("all"))
+        train = class_folders(root)
     classes = label_order(classes, sorted(train), root / "train" if two_parts else root)
     if two_parts:
-        for name in sorted(set(found["test"]) - set(train)):
+        if unknown := sorted(set(found["test"]) - set(train)):
+            name = unknown[0]
             raise DataError(
                 f"{root / 'test' / name}: class {name!r} has no training folder ({root / 'train' / name}): "
                 "add its training pictures, or remove it"
             )
-        return Listing(classes, {part: labelled(found[part], classes) for part in ("train", "test")})
-    pictures = labelled(train, classes)
-    try:
-        kept, held = train_test_split(
-            pictures, test_size=test_fraction, stratify=[label for _, label in pictures], random_state=seed
-        )
-    except ValueError as error:
-        raise ParamsError(f"dataset.test_fraction {test_fraction} cannot split {root}: {error}") from None
-    return Listing(classes, {"train": sorted(kept, key=str), "test": sorted(held, key=str)})
+        parts = {part: labelled(found[part], classes) for part in ("train", "test")}
+    else:
+        pictures = labelled(train, classes)
+        try:
+            kept, held = train_test_split(
+                pictures,
+                test_size=test_fraction,
+                stratify=[label for _, label in pictures],
+                random_state=seed,
+            )
+        except ValueError as error:
+            raise ParamsError(f"dataset.test_fraction {test_fraction} cannot split {root}: {error}") from None
+        parts = {"train": kept, "test": sorted(held)}
+    # The training pictures in a seeded random order, not class after class, so that
+    # split's method `last` takes a random sample too.
+    order = np.random.default_rng(seed).permutation(len(parts["train"]))
+    return Listing(classes, {"train": [parts["train"][i] for i in order], "test": parts["test"]})
 
 
 def label_order(classes: list[str] | None, found: list[str], where: Path) -> list[str]:
