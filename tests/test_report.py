@@ -20,6 +20,7 @@ from stages.lib.report.evaluation import (
     summarize,
 )
 from stages.lib.report.markdown import Run, write_report
+from stages.lib.report.protocol import preparation
 from tests import REPO
 
 
@@ -246,3 +247,42 @@ def test_a_final_model_without_mistakes_gets_no_gallery(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "misclassifies 0 of 60 test images" in report and "misclassified.png" not in report
     assert not (tmp_path / "out" / "figures" / "misclassified.png").exists()
+
+
+@pytest.mark.parametrize(
+    "info, sentence",
+    [
+        ({"format": "idx", "image_size": [28, 28]}, "The images are the IDX files' own, 28x28."),
+        (
+            {
+                "format": "folder",
+                "image_size": [28, 28],
+                "size_reason": "every picture's size",
+                "centre": "none",
+            },
+            "The pictures were made 28x28 (every picture's size): none was resized.",
+        ),
+        (
+            {
+                "format": "folder",
+                "image_size": [24, 24],
+                "size_reason": "dataset.image_size",
+                "centre": "none",
+            },
+            "The pictures were made 24x24 (dataset.image_size): pictures of another size were resized "
+            "with their aspect ratio kept and padded with black.",
+        ),
+        (
+            {
+                "format": "folder",
+                "image_size": [28, 28],
+                "size_reason": "every picture's size",
+                "centre": "mass",
+            },
+            "The pictures were made 28x28 (every picture's size): each picture's drawing fitted into a box "
+            "of 20/28 of each side and centred by its centre of mass, as MNIST's digits were.",
+        ),
+    ],
+)
+def test_the_report_says_how_the_images_were_made(info, sentence):
+    assert preparation(info) == sentence
