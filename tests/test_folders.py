@@ -124,7 +124,7 @@ def test_the_image_size_is_the_most_common_one_or_28x28_where_sizes_vary():
     assert choose_size([(24, 24)] * 3 + [(36, 28)], "auto", where)[0] == (24, 24)
     assert choose_size([(24, 24), (36, 28), (10, 10)], "auto", where) == (
         (28, 28),
-        "28x28, as sizes vary (3 sizes; the most common has 1 of 3 pictures)",
+        "28x28, as sizes vary: 3 sizes, the most common that of 1 of 3 pictures",
     )
     assert choose_size([(24, 24), (36, 28)], [16, 20], where)[0] == (16, 20)
     assert choose_size([(36, 28)] * 2, "keep", where) == ((36, 28), "every picture's size")
@@ -137,7 +137,10 @@ def test_pictures_are_decoded_to_one_size_with_their_aspect_kept(tmp_path, color
     x, y = parts["train"]
     assert x.shape == (12, *shape) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert sorted(y.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
-    assert sizing == {"image_size": [24, 24], "size_reason": "the most common size (18 of 24 pictures)"}
+    assert sizing == {
+        "image_size": [24, 24],
+        "size_reason": "the most common size, that of 18 of 24 pictures",
+    }
     tall = parts["test"][0][3]  # bar0003.jpg is 36x28: 24 rows by 19 columns, black at the sides
     assert tall[:, :2].max() == 0 and tall[:, -2:].max() == 0 and tall[:, 3:-3].max() > 0.5
 

@@ -74,7 +74,7 @@ def test_pictures_from_an_archive_run_end_to_end_under_their_folders_names(archi
         "format": "folder",
         "classes": sorted(SHAPES),
         "image_size": [24, 24],
-        "size_reason": "the most common size (408 of 540 pictures)",
+        "size_reason": "the most common size, that of 408 of 540 pictures",
         "color": "grayscale",
         "centre": "none",
         "images": {"train": 450, "test": 90},
@@ -83,7 +83,7 @@ def test_pictures_from_an_archive_run_end_to_end_under_their_folders_names(archi
     assert accuracy["baseline"]["accuracy"] > 0.6 and accuracy["final"]["accuracy"] > 0.6, accuracy
     report = (project.root / "metrics/evaluate/report.md").read_text()
     assert "Shapes's 24x24 grayscale images into 3 classes (bar, cross, ring)" in report
-    assert "The pictures were made 24x24 (the most common size (408 of 540 pictures))" in report
+    assert "The pictures were made 24x24 (the most common size, that of 408 of 540 pictures)" in report
     assert "90 validation images, 68 holdout images and the rest (292)" in report
     picture = next((project.root / "data/raw/shapes/test/ring").glob("*.jpg"))
     result = predict(project, picture)

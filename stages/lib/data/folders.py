@@ -151,9 +151,11 @@ def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[
     common, count = counts.most_common(1)[0]
     share = f"{count:,} of {len(sizes):,} pictures"
     if isinstance(image_size, list):
-        return tuple(
-            image_size
-        ), f"dataset.image_size ({share} have the most common size, {common[0]}x{common[1]})"
+        size = tuple(image_size)
+        return (
+            size,
+            f"set by dataset.image_size; the most common size was {common[0]}x{common[1]}, that of {share}",
+        )
     if len(counts) == 1:
         return common, "every picture's size"
     if image_size == "keep":
@@ -164,8 +166,8 @@ def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[
             f"to a size such as [{common[0]}, {common[1]}] (or auto) to resize them"
         )
     if 2 * count >= len(sizes):
-        return common, f"the most common size ({share})"
-    return DEFAULT_SIZE, f"28x28, as sizes vary ({len(counts)} sizes; the most common has {share})"
+        return common, f"the most common size, that of {share}"
+    return DEFAULT_SIZE, f"28x28, as sizes vary: {len(counts)} sizes, the most common that of {share}"
 
 
 def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tuple[dict, dict]:
