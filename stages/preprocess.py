@@ -19,7 +19,8 @@ from stages.lib.core.artifacts import save_arrays, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.paths import DATASET_INFO, PREPARED_DIR
-from stages.lib.data.folders import list_pictures, load_pictures
+from stages.lib.data.decoding import load_pictures
+from stages.lib.data.folders import list_pictures
 from stages.lib.data.idx import load_dataset
 
 log = logging.getLogger(__name__)

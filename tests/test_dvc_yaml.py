@@ -1,6 +1,7 @@
 """dvc.yaml declares exactly what each stage reads and writes."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -13,20 +14,27 @@ DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
 
 
-def expand(stages: dict) -> dict:
-    """Stages by the names DVC gives them: a foreach stage becomes NAME@ITEM each."""
+def expand(stages: dict, params: dict) -> dict:
+    """Stages by the names DVC gives them, a foreach stage becoming NAME@ITEM each, with
+    each `${section.key}` replaced by that value of `params` (params.yaml's contents)."""
+
+    def value(match: re.Match):
+        found = params
+        for key in match.group(1).split("."):
+            found = found[key]
+        return str(found)
+
     expanded = {}
     for name, stage in stages.items():
-        if "foreach" not in stage:
-            expanded[name] = stage
-            continue
-        for item in stage["foreach"]:
-            text = yaml.safe_dump(stage["do"]).replace("${item}", item)
-            expanded[f"{name}@{item}"] = yaml.safe_load(text)
+        for item in stage.get("foreach", [None]):
+            text = yaml.safe_dump(stage["do"]).replace("${item}", item) if item else yaml.safe_dump(stage)
+            expanded[f"{name}@{item}" if item else name] = yaml.safe_load(
+                re.sub(r"\$\{([\w.]+)\}", value, text)
+            )
     return expanded
 
 
-STAGES = expand(DVC_YAML["stages"])
+STAGES = expand(DVC_YAML["stages"], PARAMS)
 
 
 def paths(entries):

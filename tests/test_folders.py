@@ -19,7 +19,8 @@ from stages.lib.core.dataset import Dataset
 from stages.lib.core.errors import DataError, ParamsError
 from stages.lib.core.params import checked
 from stages.lib.data.archives import unpack
-from stages.lib.data.folders import choose_size, list_pictures, load_pictures
+from stages.lib.data.decoding import choose_size, load_pictures
+from stages.lib.data.folders import list_pictures
 from stages.lib.data.pictures import Preparation, prepare, read_images
 from tests import REPO
 from tests.picture_folders import SHAPES, SIZES, write_dataset, write_pictures

@@ -152,7 +152,7 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
     file a stage read is a declared dependency (or its own output), each file it wrote
     a declared output, each declared path was read or written, and each params key it
     read is declared: so DVC reruns a stage exactly when what it reads changed."""
-    stages = expand(yaml.safe_load((project.root / "dvc.yaml").read_text())["stages"])
+    stages = expand(yaml.safe_load((project.root / "dvc.yaml").read_text())["stages"], project.params())
     by_command = {stage["cmd"]: name for name, stage in stages.items()}
 
     def within(path: str, folders: list[str]) -> bool:

@@ -1,0 +1,86 @@
+"""A folder dataset's pictures (stages.lib.data.folders lists them) decoded into arrays of
+one image size: the size chosen by dataset.image_size, then one picture at a time into
+arrays made up front, with a progress line every few seconds."""
+
+import logging
+import time
+from collections import Counter
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from stages.lib.core.errors import DataError, ParamsError
+from stages.lib.data.folders import Listing
+from stages.lib.data.pictures import Preparation, open_picture, prepare
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (28, 28)  # image_size auto, where no size is shared by half the images
+MAX_BYTES = 4 << 30  # the prepared arrays' size, above which preprocess stops
+PROGRESS_SECONDS = 5.0
+
+
+def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[tuple[int, int], str]:
+    """The image size (height, width) and why, for dataset.image_size: a size, "keep"
+    (every picture must have one size) or "auto" (the size of half the pictures or more,
+    else 28x28). `where` maps each size to a picture of it."""
+    counts = Counter(sizes)
+    common, count = counts.most_common(1)[0]
+    share = f"{count:,} of {len(sizes):,} pictures"
+    if isinstance(image_size, list):
+        size = tuple(image_size)
+        return (
+            size,
+            f"set by dataset.image_size; the most common size was {common[0]}x{common[1]}, that of {share}",
+        )
+    if len(counts) == 1:
+        return common, "every picture's size"
+    if image_size == "keep":
+        other = next(size for size in counts if size != common)
+        raise DataError(
+            f"{where[other]} is {other[0]}x{other[1]} pixels, but {share} are {common[0]}x{common[1]}: with "
+            "dataset.image_size keep, every picture needs one size; resize it, or set dataset.image_size "
+            f"to a size such as [{common[0]}, {common[1]}] (or auto) to resize them"
+        )
+    if 2 * count >= len(sizes):
+        return common, f"the most common size, that of {share}"
+    return DEFAULT_SIZE, f"28x28, as sizes vary: {len(counts)} sizes, the most common that of {share}"
+
+
+def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tuple[dict, dict]:
+    """{"train": (x, y), "test": (x, y)} as float32 images in [0, 1] and uint8 labels, and
+    how the size was chosen; decodes one picture at a time into arrays made up front."""
+    everything = [item for part in listing.parts.values() for item in part]
+    sizes, where = [], {}
+    for picture, _ in everything:
+        try:
+            with Image.open(picture) as opened:
+                size = (opened.height, opened.width)
+        except (UnidentifiedImageError, OSError):
+            raise DataError(
+                f"{picture} is not a readable PNG or JPEG image: replace it, or remove it"
+            ) from None
+        sizes.append(size)
+        where.setdefault(size, picture)
+    size, reason = choose_size(sizes, image_size, where)
+    preparation = Preparation(size, color, centre)
+    needed = 4 * len(everything) * int(np.prod(preparation.shape))
+    if needed > MAX_BYTES:
+        raise ParamsError(
+            f"{len(everything):,} pictures of {'x'.join(map(str, preparation.shape))} would take "
+            f"{needed / (1 << 30):.1f} GiB: set dataset.image_size smaller (e.g. [64, 64])"
+        )
+    prepared, done, shown = {}, 0, time.monotonic()
+    for part, items in listing.parts.items():
+        x = np.empty((len(items), *preparation.shape), np.float32)
+        for index, (picture, _) in enumerate(items):
+            try:
+                x[index] = prepare(open_picture(picture), preparation)
+            except DataError as error:
+                raise DataError(str(error) if str(picture) in str(error) else f"{picture}: {error}") from None
+            done += 1
+            if time.monotonic() - shown > PROGRESS_SECONDS:
+                log.info("decoded %s of %s pictures", f"{done:,}", f"{len(everything):,}")
+                shown = time.monotonic()
+        prepared[part] = (x, np.array([label for _, label in items], np.uint8))
+    return prepared, {"image_size": list(size), "size_reason": reason}
