@@ -3,8 +3,8 @@ mlp` or `cnn`) on training images only, as an Optuna study.
 
 cv_search.method optuna (default): the space's base model (its default) is the first
 trial, then trials drawn by a seeded sampler from the space's `search` ranges, each
-trained on the space's `train_images` (a count, or a fraction) of data/split/search.npz for the space's
-`epochs` (fewer if a pruner is set and stops it) and scored on
+trained on the space's `train_images` (a count, or a fraction) of data/split/search.npz
+for the space's `epochs` (fewer if a pruner is set and stops it) and scored on
 data/split/validation.npz. A challenger replaces the default only if it is better
 beyond the noise (McNemar's test on the validation images). grid_cv: notebook
 003's protocol, every point of the space's `grid` scored by stratified k-fold

@@ -45,6 +45,9 @@ class DatasetFiles(Strict):
         return [getattr(self, role) for role in type(self).model_fields]
 
 
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+
+
 class Archive(Strict):
     source: Name  # a URL or a local path of a .zip, .tar.gz or .tgz file
     sha256: Sha256
@@ -57,7 +60,6 @@ class Archive(Strict):
         return value
 
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 Size = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]
 
 # Keys that only one format reads, and the value that means "not used".

@@ -35,9 +35,8 @@ class Strict(pydantic.BaseModel):
 
 
 def _count_or_fraction(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise problem("", f" must be a count (an integer >= 1) or a fraction (0 < f < 1), got {value!r}")
-    if value < 1 if isinstance(value, int) else not 0 < value < 1:
+    count = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if not (count or isinstance(value, float) and 0 < value < 1):
         raise problem("", f" must be a count (an integer >= 1) or a fraction (0 < f < 1), got {value!r}")
     return value
 

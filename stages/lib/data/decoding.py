@@ -28,11 +28,8 @@ def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[
     common, count = counts.most_common(1)[0]
     share = f"{count:,} of {len(sizes):,} pictures"
     if isinstance(image_size, list):
-        size = tuple(image_size)
-        return (
-            size,
-            f"set by dataset.image_size; the most common size was {common[0]}x{common[1]}, that of {share}",
-        )
+        most = f"{common[0]}x{common[1]}, that of {share}"
+        return tuple(image_size), f"set by dataset.image_size; the most common size was {most}"
     if len(counts) == 1:
         return common, "every picture's size"
     if image_size == "keep":
