@@ -31,10 +31,8 @@ def main(args):
     dataset = params.dataset
     if dataset.format == "idx":
         parts = load_dataset(Path(dataset.path), dataset.files, len(dataset.classes), dataset.transpose)
-        classes, sizing = (
-            dataset.classes,
-            {"image_size": list(parts["train"][0].shape[1:3]), "size_reason": "the IDX files' size"},
-        )
+        classes = dataset.classes
+        sizing = {"image_size": list(parts["train"][0].shape[1:3]), "size_reason": "the IDX files' size"}
     else:
         listing = list_pictures(Path(dataset.path), dataset.classes, dataset.test_fraction, params.seed)
         parts, sizing = load_pictures(listing, dataset.image_size, dataset.color, dataset.centre)

@@ -286,3 +286,13 @@ def test_the_readmes_example_folder_builds_and_its_dataset_section_reads_it(tmp_
     assert [len(listing.parts[part]) for part in ("train", "test")] == [1437, 360]
     parts, sizing = load_pictures(listing, dataset.image_size, dataset.color, dataset.centre)
     assert parts["test"][0].shape == (360, 28, 28) and sizing["image_size"] == [28, 28]
+
+
+def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path):
+    pixels = np.zeros((10, 20), np.uint8)
+    pixels[:, :5] = 255  # a bright band on the left, in the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show the stored pixels rotated 90 degrees clockwise
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif, quality=100)
+    image = read_images(tmp_path / "photo.jpg", Preparation((20, 10)))[0]
+    assert image[:5].mean() > 0.9 and image[5:].mean() < 0.1  # the band is now at the top

@@ -34,13 +34,14 @@ class Preparation(NamedTuple):
 
 
 def open_picture(path: Path):
-    """The Pillow image of a PNG or JPEG file, fully decoded, or a DataError naming the file."""
+    """The Pillow image of a PNG or JPEG file, fully decoded and turned upright as its
+    EXIF orientation says (a phone's photos), or a DataError naming the file."""
     try:
         with Image.open(path) as picture:
             if picture.format not in FORMATS:
                 raise DataError(f"{path} is a {picture.format} image; only PNG and JPEG are read: convert it")
             picture.load()
-            return picture
+            return ImageOps.exif_transpose(picture)
     except UnidentifiedImageError:
         raise DataError(f"{path} is not a readable PNG or JPEG image: replace it, or remove it") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or damaged data
