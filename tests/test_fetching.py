@@ -1,8 +1,10 @@
 import hashlib
 import http.server
+import io
 import socket
 import threading
 import time
+import zipfile
 
 import pytest
 
@@ -155,3 +157,20 @@ def test_local_mirror_with_a_corrupt_file_moves_on(tmp_path):
     sources_tried = [str(tmp_path / "corrupt"), str(tmp_path / "good")]
     assert fetch("f.gz", SHA, sources_tried, tmp_path / "out" / "f.gz", backoff=0) == str(tmp_path / "good")
     assert (tmp_path / "out" / "f.gz").read_bytes() == CONTENT
+
+
+def test_an_archive_is_fetched_from_a_url_verified_and_unpacked_into_data_raw(tmp_path, server, monkeypatch):
+    from stages.download import download_archive
+
+    url, routes = server
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("shapes/train/ring/a.png", b"x")
+    routes["/files/my%20pictures.zip"] = [(200, packed.getvalue())]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DownloadError, match="Check dataset.archive.source, and dataset.archive.sha256"):
+        download_archive(f"{url}/files/my%20pictures.zip", SHA)
+    assert not (tmp_path / "data" / "raw").exists()
+    download_archive(f"{url}/files/my%20pictures.zip", hashlib.sha256(packed.getvalue()).hexdigest())
+    assert (tmp_path / "data/raw/shapes/train/ring/a.png").read_bytes() == b"x"
+    assert sorted(path.name for path in (tmp_path / "data").iterdir()) == ["raw"]  # no work folder left
