@@ -19,7 +19,6 @@ from pathlib import Path
 
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.core.dataset import RAW
 from stages.lib.core.errors import DownloadError
 from stages.lib.core.paths import RAW_DIR
 from stages.lib.data.archives import unpack
@@ -31,7 +30,7 @@ ARCHIVE_HINT = "Check dataset.archive.source, and dataset.archive.sha256 (`sha25
 
 def main(args):
     dataset = load_params().dataset
-    if dataset.path != RAW:
+    if not dataset.downloaded:
         RAW_DIR.mkdir(parents=True, exist_ok=True)
         log.info("dataset.path is %s: nothing to download", dataset.path)
     elif dataset.format == "idx":

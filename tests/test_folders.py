@@ -21,7 +21,7 @@ from stages.lib.core.params import checked
 from stages.lib.data.archives import unpack
 from stages.lib.data.decoding import choose_size, load_pictures
 from stages.lib.data.folders import list_pictures
-from stages.lib.data.pictures import Preparation, prepare, read_images
+from stages.lib.data.pictures import Preparation, read_images
 from tests import REPO
 from tests.picture_folders import SHAPES, SIZES, write_dataset, write_pictures
 
@@ -146,14 +146,18 @@ def test_pictures_are_decoded_to_one_size_with_their_aspect_kept(tmp_path, color
     assert tall[:, :2].max() == 0 and tall[:, -2:].max() == 0 and tall[:, 3:-3].max() > 0.5
 
 
-def test_a_users_picture_is_prepared_as_the_datasets_were(tmp_path):
-    write_pictures(tmp_path, 4, seed=0, color=True)
-    path = tmp_path / "ring" / "ring0003.jpg"
-    preparation = Preparation((24, 24), "rgb", "none")
-    with Image.open(path) as opened:
-        expected = prepare(opened, preparation)
-    np.testing.assert_array_equal(read_images(path, preparation), expected[None])
-    assert read_images(path, Preparation((24, 24))).shape == (1, 24, 24)
+@pytest.mark.parametrize("color, centre", [("rgb", "none"), ("grayscale", "mass")])
+def test_predict_prepares_a_picture_as_preprocess_prepared_it(tmp_path, color, centre):
+    """read_images (stages.predict's input) makes of a dataset's own picture exactly the
+    image preprocess made of it."""
+    write_dataset(tmp_path, train=4, test=4, color=color == "rgb")
+    listing = list_pictures(tmp_path, None, None, seed=0)
+    parts, sizing = load_pictures(listing, "auto", color, centre)
+    preparation = Preparation(tuple(sizing["image_size"]), color, centre)
+    for index in (0, 3):  # a 24x24 and a 36x28 picture (bar0000.png, bar0003.jpg)
+        picture = listing.parts["test"][index][0]
+        np.testing.assert_array_equal(read_images(picture, preparation)[0], parts["test"][0][index])
+    assert parts["test"][0].shape[1:] == preparation.shape
 
 
 def zip_with(name: str) -> bytes:

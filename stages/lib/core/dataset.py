@@ -9,9 +9,9 @@ import pydantic
 from pydantic import Field
 
 from stages.lib.core.params import Strict, problem
+from stages.lib.core.paths import RAW_DIR
 
 Name = Annotated[str, Field(min_length=1)]
-RAW = "data/raw"  # stages.lib.core.paths.RAW_DIR: where download puts what it fetches
 
 
 def _sha256(value: str) -> str:
@@ -70,7 +70,7 @@ FOLDER_ONLY = {"archive": None, "test_fraction": None, "image_size": "auto", "co
 class Dataset(Strict):
     name: Name
     format: Literal["idx", "folder"] = "idx"
-    path: Name = RAW  # the folder preprocess reads
+    path: Name = RAW_DIR.as_posix()  # the folder preprocess reads
     classes: Annotated[list[Name], Field(min_length=2)] | None = None  # label order; idx: required
     centre: Literal["mass", "none"] = "none"
     # idx
@@ -82,6 +82,11 @@ class Dataset(Strict):
     test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
     image_size: Literal["auto", "keep"] | Size = "auto"
     color: Literal["grayscale", "rgb"] = "grayscale"
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether preprocess reads what download fetches (data/raw), not the user's folder."""
+        return PurePath(self.path) == PurePath(RAW_DIR)
 
     @pydantic.field_validator("classes", mode="before")
     @classmethod
@@ -117,15 +122,15 @@ class Dataset(Strict):
             for key in ("classes", "files"):
                 if getattr(self, key) is None:
                     raise problem(f".{key}", " is missing: format idx needs it")
-        elif self.path == RAW and self.archive is None:
+        elif self.downloaded and self.archive is None:
             raise problem(
                 ".archive",
-                f" is missing: with path {RAW}, download unpacks dataset.archive ({{source: URL or path, "
+                f" is missing: with path {RAW_DIR}, download unpacks dataset.archive ({{source: URL or path, "
                 "sha256: ...}) there; or set dataset.path to your own folder of images",
             )
-        elif self.path != RAW and self.archive is not None:
+        elif not self.downloaded and self.archive is not None:
             raise problem(
-                ".path", f" must be {RAW} (where download unpacks dataset.archive), got {self.path!r}"
+                ".path", f" must be {RAW_DIR} (where download unpacks dataset.archive), got {self.path!r}"
             )
         if self.color == "rgb" and self.centre == "mass":
             raise problem(".centre", " mass centres grayscale digits; with color rgb use none")

@@ -113,18 +113,12 @@ def label_order(classes: list[str] | None, found: list[str], where: Path) -> lis
     if classes is None:
         return found
     missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
-    if missing or extra:
+    differences = [f"no folder for {', '.join(missing)}"] if missing else []
+    differences += [f"not listed: {', '.join(extra)}"] if extra else []
+    if differences:
         raise ParamsError(
-            f"dataset.classes does not match the class folders in {where}: "
-            + "; ".join(
-                text
-                for text in (
-                    missing and f"no folder for {', '.join(missing)}",
-                    extra and f"not listed: {', '.join(extra)}",
-                )
-                if text
-            )
-            + ". List exactly the folders' names (or remove dataset.classes to take them in sorted order)"
+            f"dataset.classes does not match the class folders in {where}: {'; '.join(differences)}. "
+            "List exactly the folders' names (or remove dataset.classes to take them in sorted order)"
         )
     return classes
 

@@ -81,17 +81,13 @@ def open_study(name: str, url: str, search: CvSearch, space: Space, *, seed: int
         sampler, pruner = optuna.samplers.GridSampler(space.grid, seed=seed), optuna.pruners.NopPruner()
     else:
         settings = search.optuna
-        with warnings.catch_warnings():  # both samplers are marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if settings.sampler == "qmc":
-                # Every process draws from one scrambled Sobol sequence, seeded by the params.
-                sampler = optuna.samplers.QMCSampler(
-                    seed=seed, scramble=True, warn_independent_sampling=False
-                )
-            else:
-                sampler = optuna.samplers.TPESampler(
-                    seed=None if worker else seed, n_startup_trials=settings.startup_trials, multivariate=True
-                )
+        if settings.sampler == "qmc":
+            # Every process draws from one scrambled Sobol sequence, seeded by the params.
+            sampler = optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        else:
+            sampler = optuna.samplers.TPESampler(
+                seed=None if worker else seed, n_startup_trials=settings.startup_trials, multivariate=True
+            )
         pruner = optuna.pruners.NopPruner()
         if settings.pruner is not None:
             pruner = optuna.pruners.SuccessiveHalvingPruner(
