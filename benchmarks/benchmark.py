@@ -217,12 +217,21 @@ def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
+# The vector extensions that decide how fast TensorFlow's CPU kernels run (lscpu's flags).
+VECTOR_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
+
+
 def machine() -> str:
-    cpu = platform.machine()
+    cpu, flags = platform.machine(), set()
     with open("/proc/cpuinfo") as info:
-        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    vector = ", ".join(name for flag, name in VECTOR_FLAGS.items() if flag in flags) or "no AVX2"
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
+    return f"{cpu} ({vector}), {os.cpu_count()} CPUs, {memory:.0f} GiB"
 
 
 def report(figures) -> str:

@@ -4,12 +4,14 @@ mlp` or `cnn`) on training images only, as an Optuna study.
 cv_search.method optuna (default): the space's base model (its default) is the first
 trial, then trials drawn by a seeded sampler from the space's `search` ranges, each
 trained on the space's `train_images` (a count, or a fraction) of data/split/search.npz
-for the space's `epochs` (fewer if a pruner is set and stops it) and scored on
-data/split/validation.npz. A challenger replaces the default only if it is better
-beyond the noise (McNemar's test on the validation images). grid_cv: notebook
-003's protocol, every point of the space's `grid` scored by stratified k-fold
-cross-validation of search.npz and validation.npz together. Neither touches
-data/split/holdout.npz, which picks `final` later, nor the test images.
+for the space's `epochs` (fewer if the pruner stops it; never the default) and scored
+on data/split/validation.npz after each epoch. The best challenger replaces the
+default only if the rule of every decision (stages.lib.core.decisions: McNemar's test
+on the validation images at `significance`) says it is better, or a tie and cheaper.
+grid_cv: notebook 003's protocol, every point of the space's `grid` scored by
+stratified k-fold cross-validation of search.npz and validation.npz together. Neither
+touches data/split/holdout.npz, which train_final's duel and evaluate's `final` use,
+nor the test images.
 
 The study lives in metrics/cv_search/SPACE/study.db, or in the database at
 cv_search.storage ($CV_SEARCH_STORAGE overrides it), where `--worker` processes on
@@ -29,6 +31,7 @@ import optuna
 from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
+from stages.lib.core.decisions import sentence
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import images_of
 from stages.lib.core.paths import DATASET_INFO, FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
@@ -82,13 +85,14 @@ def main(args):
             run_study(study, objective, n_trials(search, space))
             if url is not None:
                 optuna.copy_study(from_study_name=name, from_storage=url, to_storage=local_url)
-            decision = decide(study, search)
-            results = trial_table(study, decision["kept"])
+            kept, decision = decide(study, search.method, params.significance)
+            results = trial_table(study, kept)
             write_csv(out / "results.csv", results)
-            write_json(out / "metrics.json", summary(study, decision))
-            write_json(best_config_path(args.space), study.trials[decision["kept"]].user_attrs["spec"])
+            write_json(out / "metrics.json", summary(study, kept, decision))
+            write_json(best_config_path(args.space), study.trials[kept].user_attrs["spec"])
     print(results.drop(columns=["note", "worker"]).to_string(index=False))
-    print(f"kept trial {decision['kept']}: {decision['outcome']}")
+    said = sentence(decision, "validation images") if "candidates" in decision else decision["outcome"]
+    print(f"kept trial {kept}. {said}")
 
 
 def arguments(parser):

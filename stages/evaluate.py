@@ -1,13 +1,14 @@
 """Stage evaluate: the only stage that reads the test images (data/prepared/test.npz).
 
 Scores the two finalists (mlp_final, cnn_final), and notebook 000's baseline and big
-models for comparison, against a uniform random guess. `final` is the finalist with the
-higher accuracy on the holdout images, which no search used, or the cheaper one where
-the two are within noise (never chosen on the test set). Writes
-metrics/evaluate.json (per model: accuracy, loss, macro precision, recall and F1) and,
-in metrics/evaluate/: per_class.csv (precision, recall, F1 and support of each class and
-model), confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and
-predicted class name of each test image, for DVC's confusion plots), and report.md with its
+models for comparison, against a uniform random guess. `final` is chosen between the
+finalists on the holdout images, which no search used, by the rule of every decision
+(`significance`: McNemar's test; within the noise, the cheaper to train), never on the
+test set. Writes metrics/final.json (that decision), metrics/evaluate.json (per model:
+accuracy, loss, macro precision, recall and F1) and, in metrics/evaluate/:
+per_class.csv (precision, recall, F1 and support of each class and model),
+confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and predicted
+class name of each test image, for DVC's confusion plots), and report.md with its
 figures/ (protocol, search, test metrics, confusion, misclassified digits, calibration
 and learning curves, from this run's outputs).
 """
@@ -24,13 +25,15 @@ from stages.lib.core.paths import (
     FINALISTS,
     METRICS_DIR,
     PREPARED_DIR,
+    SPLIT_DIR,
     best_config_path,
+    duel_path,
     model_path,
     training_log_dir,
 )
 from stages.lib.report.curves import learning_curves
 from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
-from stages.lib.report.final_choice import FINAL_CHOICE, final_model, held_out_accuracy
+from stages.lib.report.final_choice import FINAL_CHOICE, choose_final, held_out_accuracy
 from stages.lib.report.markdown import Run, write_report
 
 OUT_DIR = METRICS_DIR / "evaluate"
@@ -48,12 +51,20 @@ def main(args):
     dataset = read_json(DATASET_INFO)
     classes, sizes = dataset["classes"], params.split.sizes(dataset["images"]["train"])
     models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
-    x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
-    final, final_reason = final_model(sizes["holdout"], x.shape[1:], len(classes))
+    trained = {name: load_model(model_path(name)) for name in models}
+    duels = {space: read_json(duel_path(space)) for space in FINALISTS}
+    final_choice = choose_final(
+        {space: trained[f"{space}_final"] for space in FINALISTS},
+        load_arrays(SPLIT_DIR / "holdout.npz", "x", "y"),
+        duels,
+        params.significance,
+    )
+    final = final_choice["kept"]
 
+    x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
     probabilities = {"random_guess": random_guess(len(y), len(classes), params.seed)}
-    for name in models:
-        probabilities[name] = load_model(model_path(name)).predict(x, batch_size=1024, verbose=0)
+    for name, model in trained.items():
+        probabilities[name] = model.predict(x, batch_size=1024, verbose=0)
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
     predictions = {name: probabilities[name].argmax(axis=1) for name in models}
@@ -63,7 +74,7 @@ def main(args):
     final_confusion = confusion(y, predictions[final], classes)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
-    write_json(FINAL_CHOICE, {"model": final, "reason": final_reason})
+    write_json(FINAL_CHOICE, final_choice)
     write_csv(OUT_DIR / "per_class.csv", scores_per_class)
     write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
     for name, predicted in predictions.items():
@@ -80,8 +91,8 @@ def main(args):
             y=y,
             probabilities=probabilities,
             summaries=summaries,
-            final=final,
-            final_reason=final_reason,
+            final_choice=final_choice,
+            duels=duels,
             held_out_accuracy={name: held_out_accuracy(name) for name in models},
             held_out_images={
                 name: sizes["holdout" if name.endswith("_final") else "validation"] for name in models

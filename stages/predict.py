@@ -13,7 +13,7 @@ Prints each image's predicted class, by the name the dataset gives it, and its
 probability (with --json, one JSON object: the model's name and the answers). A file
 that cannot be used gets an error line and the exit status 1; the other files are still
 classified. The default model is `final`, the finalist evaluate chose (it records its
-choice in metrics/evaluate/final.json).
+choice in metrics/final.json).
 """
 
 import json

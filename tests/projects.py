@@ -29,18 +29,20 @@ SMALL_SETTINGS = {
                 "train_images": 600,
                 "batch_size": 128,
                 "max_microseconds_per_image": 1000,
+                # A default that learns almost nothing in 2 epochs (learning rate 0.0001), so that
+                # a challenger replaces it and train_final duels the two.
                 "model": {
                     "family": "mlp",
                     "hidden_units": [32],
                     "dropout": 0.1,
                     "optimizer": "adam",
-                    "learning_rate": 0.002,
+                    "learning_rate": 0.0001,
                     "lr_schedule": "cosine",
                     "augmentation": {"rotation": 10, "shift": 2, "scale": 0.1},
                 },
                 "search": {
                     "width": {"low": 16, "high": 64},
-                    "learning_rate": {"low": 0.001, "high": 0.01, "log": True},
+                    "learning_rate": {"low": 0.0001, "high": 0.01, "log": True},
                 },
             },
             "cnn": {

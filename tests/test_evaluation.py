@@ -44,58 +44,67 @@ def test_random_guess_is_chance():
     np.testing.assert_array_equal(probabilities, random_guess(100000, 10, seed=0))
 
 
-def finalists(tmp_path, monkeypatch, mlp, cnn):
-    import json
+class Predicts:
+    """A stand-in for a trained model that predicts the given classes."""
 
-    monkeypatch.chdir(tmp_path)
-    for stage, accuracy in (("train_final/mlp", mlp), ("train_final/cnn", cnn), ("train_big", 0.98)):
-        (tmp_path / "metrics" / stage).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "metrics" / stage / "metrics.json").write_text(
-            json.dumps({"eval": {"accuracy": accuracy}})
-        )
-    (tmp_path / "models/best_config").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "models/best_config/mlp.json").write_text(
-        json.dumps(
-            {
-                "family": "mlp",
-                "hidden_units": [100],
-                "dropout": 0.0,
-                "optimizer": "adam",
-                "learning_rate": 0.001,
-            }
-        )
-    )
-    (tmp_path / "models/best_config/cnn.json").write_text(
-        json.dumps(
-            {
-                "family": "cnn",
-                "blocks": [[8], [16]],
-                "kernel_size": 5,
-                "dense_units": 32,
-                "dropout": 0.0,
-                "optimizer": "adam",
-                "learning_rate": 0.001,
-            }
-        )
-    )
+    def __init__(self, predicted: np.ndarray, num_classes: int = 10):
+        self.probabilities = np.eye(num_classes, dtype=np.float32)[predicted]
+
+    def predict(self, x, batch_size, verbose):
+        assert len(x) == len(self.probabilities)
+        return self.probabilities
 
 
-def test_final_is_the_finalist_with_the_better_holdout_accuracy_beyond_noise(tmp_path, monkeypatch):
-    from stages.lib.report.final_choice import final_model, held_out_accuracy
-
-    finalists(tmp_path, monkeypatch, mlp=0.990, cnn=0.996)
-    assert held_out_accuracy("big") == 0.98 and held_out_accuracy("mlp_final") == 0.990
-    name, reason = final_model(6000, (28, 28), 10)
-    assert name == "cnn_final" and "beyond the noise (0.9960 against 0.9900 on 6,000 holdout images" in reason
+def holdout_predictions(y: np.ndarray, right: np.ndarray) -> Predicts:
+    return Predicts(np.where(right, y, (y + 1) % 10))
 
 
-def test_a_tie_on_the_holdout_images_goes_to_the_cheaper_finalist(tmp_path, monkeypatch):
-    """0.9960 against 0.9940 on 6,000 images is 12 images: inside the noise. The mlp
-    (784*100 + 100*10 = 79,400 multiply-adds) is cheaper than the cnn."""
-    from stages.lib.report.final_choice import final_model
+# What each space's duel.json says its kept model costs (seconds of train_final, estimated).
+DUELS = {
+    "mlp": {"kept": "default", "candidates": {"default": {"cost": 94.0}}},
+    "cnn": {"kept": "challenger", "candidates": {"default": {"cost": 232.0}, "challenger": {"cost": 240.0}}},
+}
 
-    finalists(tmp_path, monkeypatch, mlp=0.994, cnn=0.996)
-    name, reason = final_model(6000, (28, 28), 10)
-    assert name == "mlp_final"
-    assert "a tie (0.9960 against 0.9940 on 6,000 holdout images; the 95% intervals overlap)" in reason
-    assert "79,400 multiply-adds per image" in reason
+
+def test_final_is_chosen_by_the_paired_test_where_the_intervals_overlap():
+    """Issue 26's measured case: on 6,000 holdout images cnn_final got 5,963 right and
+    mlp_final 5,936, 42 only the CNN and 15 only the MLP. The 95% intervals overlap (the
+    old rule kept the cheaper mlp_final); McNemar's test says the CNN is better."""
+    from stages.lib.core.intervals import wilson_interval
+    from stages.lib.report.final_choice import choose_final
+
+    y = np.arange(6000) % 10
+    mlp_right, cnn_right = np.ones(6000, bool), np.ones(6000, bool)
+    mlp_right[:22] = cnn_right[:22] = False
+    cnn_right[22:37] = False  # 15 only the MLP gets right
+    mlp_right[37:79] = False  # 42 only the CNN
+    assert wilson_interval(5963, 6000)[0] < wilson_interval(5936, 6000)[1]
+    finalists = {"mlp": holdout_predictions(y, mlp_right), "cnn": holdout_predictions(y, cnn_right)}
+    decision = choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
+    assert decision["kept"] == "cnn_final" and decision["p_value"] == pytest.approx(0.00046, abs=1e-5)
+    assert decision["candidates"]["mlp_final"] == {
+        "right": 5936,
+        "accuracy": 5936 / 6000,
+        "only_right": 15,
+        "cost": 94.0,
+        "kept": False,
+    }
+    assert decision["candidates"]["cnn_final"] == {
+        "right": 5963,
+        "accuracy": 5963 / 6000,
+        "only_right": 42,
+        "cost": 240.0,
+        "kept": True,
+    }
+
+
+def test_a_tie_on_the_holdout_images_goes_to_the_cheaper_finalist():
+    from stages.lib.report.final_choice import choose_final
+
+    y = np.arange(6000) % 10
+    mlp_right, cnn_right = np.ones(6000, bool), np.ones(6000, bool)
+    mlp_right[:30], cnn_right[20:40] = False, False  # 20 only the CNN, 10 only the MLP: p = 0.1
+    finalists = {"mlp": holdout_predictions(y, mlp_right), "cnn": holdout_predictions(y, cnn_right)}
+    decision = choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
+    assert decision["kept"] == "mlp_final" and decision["outcome"] == "a tie, so mlp_final stays"
+    assert choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.2)["kept"] == "cnn_final"

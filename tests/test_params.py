@@ -59,6 +59,8 @@ def test_the_repository_params_are_valid_and_typed():
             "dataset.mirrors must be a list, got 'http://example.com/'",
         ),
         ("seed", None, "seed must be an integer, got None"),
+        ("significance", 0.5, "significance must be < 0.5, got 0.5"),
+        ("significance", "5%", "significance must be a number, got '5%'"),
     ],
 )
 def test_a_bad_value_names_its_key_what_was_expected_and_what_was_there(section, changes, message):

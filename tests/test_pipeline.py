@@ -51,7 +51,9 @@ def test_first_repro_runs_all_eight_stages(project):
             len((project.root / f"metrics/evaluate/predictions_{name}.csv").read_text().splitlines()) == 301
         )
     assert abs(scores["random_guess"]["accuracy"] - 0.1) < 0.06
-    assert scores["final"] in (scores["mlp_final"], scores["cnn_final"])
+    final = project.read_json("metrics/final.json")
+    assert set(final["candidates"]) == {"mlp_final", "cnn_final"} and final["images"] == 150  # holdout
+    assert scores["final"] == scores[final["kept"]]
     for space, n_trials in (("mlp", 4), ("cnn", 3)):
         results = pd.read_csv(project.root / f"metrics/cv_search/{space}/results.csv")
         assert results["trial"].tolist() == list(range(len(results)))
@@ -60,7 +62,15 @@ def test_first_repro_runs_all_eight_stages(project):
         assert results["default"].tolist() == [True] + [False] * (n_trials - 1)  # trial 0
         summary = project.read_json(f"metrics/cv_search/{space}/metrics.json")
         kept = results.loc[results["kept"]].iloc[0]
-        assert kept["trial"] == summary["kept_trial"] == summary["decision"]["kept"]
+        assert kept["trial"] == summary["kept_trial"]
+        decision, duel = summary["decision"], project.read_json(f"metrics/train_final/{space}/duel.json")
+        if "candidates" in decision:  # a challenger completed: the rule decided
+            assert decision["candidates"][decision["kept"]]["trial"] == kept["trial"]
+            assert decision["images"] == 200  # validation
+        # where the search kept a challenger, train_final trained it and the default
+        assert duel["duel"] == (kept["trial"] != 0) and duel["images"] == 150
+        assert set(duel["candidates"]) == ({"default", "challenger"} if duel["duel"] else {"default"})
+        assert final["candidates"][f"{space}_final"]["cost"] == duel["candidates"][duel["kept"]]["cost"]
         assert kept["accuracy"] == summary["kept_accuracy"]
         assert kept["accuracy_low"] < kept["accuracy"] < kept["accuracy_high"]
         best = kept
@@ -70,11 +80,15 @@ def test_first_repro_runs_all_eight_stages(project):
             if space == "mlp"
             else spec["blocks"][0] == [best["filters_1"]]
         )
+    # the mlp default learns almost nothing in 2 epochs: a challenger replaced it, and held in full
+    mlp_duel = project.read_json("metrics/train_final/mlp/duel.json")
+    assert mlp_duel["duel"] and mlp_duel["kept"] == "challenger", mlp_duel
     history = (
         (project.root / "metrics/train_baseline/plots/metrics/eval/accuracy.tsv").read_text().splitlines()
     )
     assert len(history) == 1 + 2  # header and two epochs
     report = (project.root / "metrics/evaluate/report.md").read_text()
+    assert "  - mlp: Trained in full, the challenger held. On the 150 holdout images" in report
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
     assert len(figures) >= 4 and all(
         (project.root / "metrics/evaluate" / f).stat().st_size > 0 for f in figures

@@ -138,8 +138,8 @@ def workspace(tmp_path_factory, digits):
     for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
         model, _ = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
         save_model(model, root / "models" / f"{name}_final.keras")
-    (root / "metrics" / "evaluate").mkdir(parents=True)
-    (root / "metrics" / "evaluate" / "final.json").write_text(json.dumps({"model": "cnn_final"}))
+    (root / "metrics").mkdir()
+    (root / "metrics" / "final.json").write_text(json.dumps({"kept": "cnn_final"}))
     return root
 
 

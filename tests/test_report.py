@@ -7,6 +7,8 @@ import pytest
 import yaml
 
 from stages.lib.core.config import Params
+from stages.lib.core.costs import TRAINING_COST
+from stages.lib.core.decisions import Candidate, record
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
 from stages.lib.core.search_config import CvSearch
@@ -21,6 +23,7 @@ from stages.lib.report.evaluation import (
 )
 from stages.lib.report.markdown import Run, write_report
 from stages.lib.report.protocol import preparation
+from stages.lib.search.results import SEARCH_COST
 from tests import REPO
 
 
@@ -129,13 +132,39 @@ def toy_study(method):
     raw["method"] = method
     for space in raw["spaces"].values():  # grid_cv needs each space's grid
         space["grid"] = {"dropout": [0.0, 0.5]}
-    decision = decide(study, checked(CvSearch, raw, "cv_search"))
-    return study, trial_table(study, decision["kept"]), summary(study, decision)
+    kept, decision = decide(study, checked(CvSearch, raw, "cv_search").method, 0.05)
+    return study, trial_table(study, kept), summary(study, kept, decision)
 
 
-def small_run(tmp_path, method="optuna"):
+def duels(challenger_right: int) -> dict:
+    """train_final's records: mlp's search kept its default (no duel); cnn's kept a
+    challenger, which gets `challenger_right` of 150 holdout images right against the
+    default's 140 (the first 140 for both)."""
+    default, challenger = np.arange(150) < 140, np.arange(150) < challenger_right
+    return {
+        "mlp": {
+            "duel": False,
+            "images": 150,
+            "candidates": {"default": {"right": 135, "accuracy": 0.9, "cost": 94.0, "kept": True}},
+            "cost": TRAINING_COST,
+            "kept": "default",
+            "outcome": "no duel: cv_search kept the default",
+        },
+        "cnn": {
+            "duel": True,
+            **record(
+                Candidate("default", default, 232.0),
+                Candidate("challenger", challenger, 240.0),
+                significance=0.05,
+                cost=TRAINING_COST,
+            ),
+        },
+    }
+
+
+def small_run(tmp_path, method="optuna", challenger_right=149):
     """A Run of three named classes and 60 test images of 12x16 pixels with made-up but
-    consistent outputs."""
+    consistent outputs; `challenger_right`: see duels()."""
     rng = np.random.default_rng(0)
     y = np.arange(60) % 3
     models = ("baseline", "big", "mlp_final", "cnn_final")
@@ -168,8 +197,13 @@ def small_run(tmp_path, method="optuna"):
         y=y,
         probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()},
-        final="cnn_final",
-        final_reason="Because.",
+        final_choice=record(
+            Candidate("mlp_final", np.arange(150) < 135, 94.0),
+            Candidate("cnn_final", np.arange(150) < 149, 240.0),
+            significance=0.05,
+            cost=TRAINING_COST,
+        ),
+        duels=duels(challenger_right),
         held_out_accuracy={name: 0.9 for name in models},
         held_out_images={name: 1000 for name in models},
         per_class=pd.concat([per_class(y, predictions[name], CLASSES).assign(model=name) for name in models]),
@@ -214,7 +248,18 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
         ece, _ = calibration(run.y, run.probabilities[name])
         assert re.search(rf"\| {name} +\| +{ece:.4f} \|", report)
     assert overfitting(run.learning_curves["big"]) in report
-    assert "**cnn_final**. Because." in report
+    assert (
+        "**cnn_final**. On the 150 holdout images, mlp_final got 135 right (0.9000) and cnn_final 149 "
+        "(0.9933); 0 only mlp_final got right and 14 only cnn_final (McNemar's exact test: p = 0.00012, "
+        f"significance 0.05; cost: {TRAINING_COST}, 94 against 240): cnn_final is better beyond the noise."
+    ) in report
+    assert (
+        "  - mlp: No duel: cv_search kept the default, so it alone was trained in full (135 of 150" in report
+    )
+    assert (
+        "  - cnn: Trained in full, the challenger held. On the 150 holdout images, default got 140" in report
+    )
+    assert "the holdout images served two choices, the duel and `final`; the 60 test images" in report
     assert ("Optuna study" in report) == (method == "optuna")
     assert ("5-fold cross-validation" in report) == (method == "grid_cv")
     low, high = wilson_interval(905, 1000)
@@ -222,12 +267,12 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     budget = f"budget {mlp.n_trials}, {mlp.epochs} epochs each at most"
     assert f"3 trials ({budget}): 2 complete, 1 pruned, 1 failed. " in report
     if method == "optuna":
-        default_low, default_high = wilson_interval(900, 1000)
         assert (
-            f"On validation the default (trial 0) scored 0.9000 [{default_low:.4f}, {default_high:.4f}], the "
-            f"best challenger (trial 1) 0.9050 [{low:.4f}, {high:.4f}] (McNemar's exact test: 0 images only "
-            "the default got right, 5 only the challenger, p = 0.0625): a tie, so the default stayed; "
-            "trial 0 is kept. The search bought +0.00 points of validation accuracy over the default."
+            "The default is trial 0, the best challenger trial 1. On the 1,000 validation images, default "
+            "got 900 right (0.9000) and challenger 905 (0.9050); 0 only default got right and 5 only "
+            "challenger (McNemar's exact test: p = 0.062, significance 0.05; "
+            f"cost: {SEARCH_COST}, 100 against 200): a tie, so default stays. Trial 0 is kept: the search "
+            "bought +0.00 points of validation accuracy over the default at the trials' fidelity."
         ) in report
     else:
         assert "Kept trial 1: the best cross-validated accuracy." in report
@@ -238,6 +283,20 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
         in (re.sub(" +", " ", report))
     )
     assert "nan" not in report
+
+
+def test_the_report_says_when_the_default_came_back_and_which_choices_the_holdout_images_served(tmp_path):
+    run = small_run(tmp_path, challenger_right=139)  # within the noise of the default's 140, dearer
+    write_report(tmp_path / "out", run)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "  - cnn: Trained in full, the default came back. On the 150 holdout images" in report
+    assert "a tie, so default stays." in report
+    search_section = report.split("### cnn")[1]
+    assert "Trained in full, the default came back (the duel, in the protocol above)." in search_section
+    run.duels["cnn"] = run.duels["mlp"]
+    write_report(tmp_path / "out", run)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "the holdout images served one choice, `final`; the 60 test images" in report
 
 
 def test_a_final_model_without_mistakes_gets_no_gallery(tmp_path):

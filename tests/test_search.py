@@ -157,7 +157,6 @@ def test_bad_spaces_get_one_clear_error(change, method, message):
             {"optuna": {"sampler": "random", "startup_trials": 1, "pruner": None}},
             "cv_search.optuna.sampler must be one of 'qmc', 'tpe', got 'random'",
         ),
-        ({"significance": 0.5}, "cv_search.significance must be < 0.5, got 0.5"),
         ({"worker_timeout": 0}, "cv_search.worker_timeout must be >= 1, got 0"),
         ({"spaces": {"cnn": RAW["cv_search"]["spaces"]["cnn"]}}, "cv_search.spaces is missing mlp"),
     ],

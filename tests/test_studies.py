@@ -45,35 +45,44 @@ def tiny_data(seed=0):
     return x, y
 
 
-def fit_with_pruning(prune_from: int, epochs: int):
-    """A tiny model fitted for `epochs` with the pruning callback of a trial that the
-    pruner stops once it has reported `prune_from` epochs."""
+def fit_scored(pruner, epochs: int, default: bool = False):
+    """A tiny model fitted for `epochs` with the scoring callback of a trial (the
+    default, if `default`) that `pruner` judges."""
     import keras
 
     x, y = tiny_data()
-    study = optuna.create_study(direction="maximize", pruner=PruneFrom(prune_from))
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.enqueue_trial({}, user_attrs={"default": default})
     trial = study.ask()
     model = keras.Sequential(
         [keras.Input((6, 6)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callback = objectives.pruning_callback(trial)
-    history = model.fit(x, y, validation_data=(x, y), epochs=epochs, verbose=0, callbacks=[callback])
-    return study, callback, history
+    callback = objectives.scoring_callback(trial, (x, y))
+    history = model.fit(x, y, epochs=epochs, verbose=0, callbacks=[callback])
+    return study, callback, model, history
 
 
-def test_the_pruning_callback_reports_each_epoch_and_stops_a_pruned_trial():
-    study, callback, history = fit_with_pruning(2, epochs=6)
-    assert callback.pruned and len(history.history["val_accuracy"]) == 2
+def test_the_scoring_callback_reports_each_epoch_and_stops_a_pruned_trial():
+    study, callback, model, history = fit_scored(PruneFrom(2), epochs=6)
+    assert callback.pruned and len(history.history["loss"]) == 2
+    x, y = tiny_data()
+    np.testing.assert_array_equal(callback.right, model.predict(x, verbose=0).argmax(axis=1) == y)
     reported = study.trials[0].intermediate_values
-    assert reported == pytest.approx(
-        {1: history.history["val_accuracy"][0], 2: history.history["val_accuracy"][1]}
-    )
+    assert sorted(reported) == [1, 2] and reported[2] == callback.right.mean()
 
 
 def test_a_trial_that_reached_its_last_epoch_is_not_pruned():
-    study, callback, _ = fit_with_pruning(3, epochs=3)
+    study, callback, _, _ = fit_scored(PruneFrom(3), epochs=3)
     assert not callback.pruned and sorted(study.trials[0].intermediate_values) == [1, 2, 3]
+
+
+def test_the_default_is_never_pruned_but_ranks_with_the_challengers():
+    study, callback, _, _ = fit_scored(PruneFrom(1), epochs=3, default=True)
+    assert not callback.pruned and sorted(study.trials[0].intermediate_values) == [1, 2, 3]
+    halving = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    study, _, _, _ = fit_scored(halving, epochs=3, default=True)
+    assert "completed_rung_0" in study.trials[0].system_attrs  # what challengers are ranked with
 
 
 def fake_objective(trial):
@@ -119,22 +128,22 @@ def test_the_trial_table_gives_intervals_states_and_the_kept_trial():
     study.add_trial(
         optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"worker": "w:2"})
     )
-    decision = results.decide(study, settings({})[0])
-    table = results.trial_table(study, decision["kept"])
+    number, decision = results.decide(study, "optuna", 0.05)
+    table = results.trial_table(study, number)
     assert len(table) == 13 and table["trial"].tolist() == list(range(13))
     assert table["default"].tolist() == [True] + [False] * 12
     kept = table.loc[table["kept"]].iloc[0]
-    assert table["kept"].sum() == 1 and kept["trial"] == decision["kept"]
+    assert table["kept"].sum() == 1 and kept["trial"] == number
     assert (kept["accuracy_low"], kept["accuracy_high"]) == wilson_interval(
         round(kept["accuracy"] * 1000), 1000
     )
     assert table["state"].iloc[-1] == "FAIL" and np.isnan(table["accuracy"].iloc[-1])
-    summary = results.summary(study, decision)
+    summary = results.summary(study, number, decision)
     assert summary["trials"] == 12 and summary["fail"] == 1 and summary["complete"] + summary["pruned"] == 12
-    assert summary["kept_trial"] == decision["kept"] and summary["decision"] == decision
+    assert summary["kept_trial"] == number and summary["decision"] == decision
 
 
-def study_of(default_right, challengers, default_state=optuna.trial.TrialState.COMPLETE, epochs=None):
+def study_of(default_right, challengers):
     """A study whose default gets `default_right` right and whose complete challengers
     are given as (right, microseconds per image)."""
     study = optuna.create_study(direction="maximize")
@@ -142,11 +151,8 @@ def study_of(default_right, challengers, default_state=optuna.trial.TrialState.C
         right = np.asarray(right, bool)
         study.add_trial(
             optuna.trial.create_trial(
-                state=default_state if number == 0 else optuna.trial.TrialState.COMPLETE,
-                value=None
-                if number == 0 and default_state != optuna.trial.TrialState.COMPLETE
-                else right.mean(),
-                intermediate_values=epochs[number] if epochs else {1: right.mean()},
+                value=right.mean(),
+                intermediate_values={1: right.mean()},
                 user_attrs={
                     "default": number == 0,
                     "right": objectives.pack(right),
@@ -165,53 +171,49 @@ def images_right(wrong: list[int], images: int = 10000) -> np.ndarray:
     return right
 
 
-SEARCH = settings({})[0]
-
-
 def test_a_challenger_better_within_the_noise_does_not_replace_the_default():
     # 9,900 against 9,910 right of 10,000: 0.1 points more, 40 images it alone gets right, 30 it
     # alone gets wrong
     default, challenger = images_right(range(100)), images_right(range(40, 130))
-    decision = results.decide(study_of(default, [(challenger, 200.0)]), SEARCH)
-    assert decision["kept"] == 0 and decision["outcome"] == "a tie, so the default stayed"
-    test = decision["test"]
-    assert (test["only_default_right"], test["only_challenger_right"]) == (30, 40)
-    assert test["p_value"] == pytest.approx(scipy.stats.binomtest(40, 70).pvalue) and test["p_value"] > 0.2
+    kept, decision = results.decide(study_of(default, [(challenger, 200.0)]), "optuna", 0.05)
+    assert kept == 0 and decision["kept"] == "default" and decision["outcome"] == "a tie, so default stays"
+    assert decision["candidates"]["default"] == {
+        "right": 9900,
+        "accuracy": 0.99,
+        "only_right": 30,
+        "cost": 100.0,
+        "kept": True,
+        "trial": 0,
+    }
+    assert decision["candidates"]["challenger"]["only_right"] == 40
+    assert decision["p_value"] == pytest.approx(scipy.stats.binomtest(40, 70).pvalue)
+    assert decision["p_value"] > 0.2
+    assert decision["cost"] == results.SEARCH_COST
     # 10 more right and none fewer is beyond the noise (p = 2 / 2**10)
-    beyond = results.decide(study_of(default, [(images_right(range(90)), 200.0)]), SEARCH)
-    assert beyond["kept"] == 1 and beyond["test"]["p_value"] == pytest.approx(2 * 0.5**10)
-    assert (
-        results.decide(
-            study_of(default, [(challenger, 200.0)]), SEARCH.model_copy(update={"significance": 0.01})
-        )["kept"]
-        == 0
-    )
+    kept, beyond = results.decide(study_of(default, [(images_right(range(90)), 200.0)]), "optuna", 0.05)
+    assert kept == 1 and beyond["p_value"] == pytest.approx(2 * 0.5**10)
 
 
 def test_a_challenger_better_beyond_the_noise_replaces_the_default():
     default, challenger = images_right(range(100)), images_right(range(60))  # 40 more right, none fewer
-    decision = results.decide(
-        study_of(default, [(images_right(range(95)), 50.0), (challenger, 200.0)]), SEARCH
+    kept, decision = results.decide(
+        study_of(default, [(images_right(range(95)), 50.0), (challenger, 200.0)]), "optuna", 0.05
     )
-    assert decision["kept"] == 2 and decision["outcome"] == "the challenger is better beyond the noise"
-    assert decision["challenger"]["trial"] == 2 and decision["test"]["p_value"] < 1e-9
+    assert kept == 2 and decision["outcome"] == "challenger is better beyond the noise"
+    assert decision["candidates"]["challenger"]["trial"] == 2 and decision["p_value"] < 1e-9
 
 
 def test_the_same_accuracy_on_other_images_is_a_tie_that_goes_to_the_cheaper():
     default, challenger = images_right(range(100)), images_right(range(50, 150))
-    assert results.decide(study_of(default, [(challenger, 50.0)]), SEARCH)["kept"] == 1  # cheaper
-    assert results.decide(study_of(default, [(challenger, 100.0)]), SEARCH)["kept"] == 0  # equal: the default
-    worse = results.decide(study_of(default, [(images_right(range(300)), 10.0)]), SEARCH)
-    assert worse["kept"] == 0 and worse["outcome"] == "the challenger is worse beyond the noise"
+    assert results.decide(study_of(default, [(challenger, 50.0)]), "optuna", 0.05)[0] == 1  # cheaper
+    assert results.decide(study_of(default, [(challenger, 100.0)]), "optuna", 0.05)[0] == 0  # equal
+    kept, worse = results.decide(study_of(default, [(images_right(range(300)), 10.0)]), "optuna", 0.05)
+    assert kept == 0 and worse["outcome"] == "default is better beyond the noise"
 
 
-def test_a_pruned_default_is_compared_after_the_epochs_it_reached():
-    default, challenger = images_right(range(100)), images_right(range(60))
-    epochs = [{1: 0.90, 2: 0.95}, {1: 0.99, 2: 0.995, 3: 0.996}]
-    study = study_of(default, [(challenger, 200.0)], optuna.trial.TrialState.PRUNED, epochs)
-    decision = results.decide(study, SEARCH)
-    assert decision["test"] == {"name": "95% Wilson intervals apart", "epochs": 2}
-    assert decision["kept"] == 1 and decision["challenger"]["accuracy"] == 0.995
+def test_with_no_complete_challenger_the_default_stays():
+    kept, decision = results.decide(study_of(images_right(range(100)), []), "optuna", 0.05)
+    assert kept == 0 and decision == {"outcome": "the default stayed: no other trial completed"}
 
 
 def test_rank_correlations_say_how_well_each_early_epoch_ranks_the_trials():
@@ -306,8 +308,8 @@ def test_grid_cv_scores_every_grid_point_once_by_pooled_cross_validation(tmp_pat
     studies.optimize(
         study, objectives.cross_validation_objective(search, space, x, y, seed=0, num_classes=2), 3
     )
-    decision = results.decide(study, search)
-    table = results.trial_table(study, decision["kept"]).set_index("width")
+    kept, _ = results.decide(study, search.method, 0.05)
+    table = results.trial_table(study, kept).set_index("width")
     assert sorted(table.index) == [8, 16, 32] and study.best_trial.params == {"width": 16}
     assert table.loc[16, "accuracy"] == 196 / 200 and table.loc[16, ["fold_1", "fold_2"]].tolist() == [
         0.97,

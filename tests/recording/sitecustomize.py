@@ -39,7 +39,10 @@ def temporary(path: str) -> bool:
 def audit(event: str, args: tuple) -> None:
     if event == "open":
         path, mode = relative(args[0]), args[1]
-        if path is not None and not temporary(path):
+        # A folder opened is no data read: shutil.rmtree opens each subfolder by its bare
+        # name relative to its parent's descriptor, which reads here as relative to the
+        # working folder.
+        if path is not None and not temporary(path) and not os.path.isdir(path):
             writes = mode is not None and any(flag in mode for flag in "wax+")
             record["written" if writes else "read"].add(path)
     elif event in ("os.rename", "os.replace"):

@@ -80,6 +80,9 @@ class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
 
 class Params(Strict):
     seed: Annotated[int, Field(ge=0)]
+    # Every choice between two models keeps the better one only where McNemar's test
+    # gives p below this (stages.lib.core.decisions).
+    significance: Annotated[float, Field(gt=0.0, lt=0.5)]
     dataset: Dataset
     split: Split
     distribution: Distribution

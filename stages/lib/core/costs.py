@@ -50,3 +50,21 @@ def microseconds_per_image(
     nearest = min(rows, key=lambda batch: abs(math.log(batch / batch_size)))
     fixed, per_million = COSTS[family, nearest]
     return fixed + per_million * multiply_adds(spec, input_shape, num_classes) / 1e6
+
+
+def training_seconds(
+    spec: ModelSpec,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    batch_size: int,
+    images: int,
+    epochs: int,
+) -> float:
+    """The table's estimate of training `spec` on `images` images for `epochs` epochs:
+    what a tie between two models trained so is settled by (the cheaper is kept)."""
+    return microseconds_per_image(spec, input_shape, num_classes, batch_size) * images * epochs / 1e6
+
+
+# What a decision between two trained models names as the cost it compared on a tie.
+TRAINING_COST = f"estimated seconds of training as train_final trains, on the {REFERENCE_MACHINE}"

@@ -29,3 +29,8 @@ def training_log_dir(model: str) -> Path:
     if model.endswith("_final"):
         return METRICS_DIR / "train_final" / model.removesuffix("_final")
     return METRICS_DIR / f"train_{model}"
+
+
+def duel_path(space: str) -> Path:
+    """Where train_final records the space's duel (or why there was none)."""
+    return training_log_dir(f"{space}_final") / "duel.json"

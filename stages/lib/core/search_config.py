@@ -114,8 +114,6 @@ class Spaces(Strict):  # one per stages.lib.core.paths.FINALISTS
 
 class CvSearch(Strict):
     method: Literal["optuna", "grid_cv"]
-    # A challenger replaces the default only if McNemar's test says they differ at this level.
-    significance: Annotated[float, Field(gt=0.0, lt=0.5)]
     storage: str | None  # a database URL, or null: each stage's own SQLite file
     worker_timeout: PositiveInt  # seconds without a heartbeat before a trial is failed and rerun
     optuna: Optuna

@@ -18,7 +18,7 @@ from stages.lib.report.figures import (
     plot_learning_curves,
     plot_reliability,
 )
-from stages.lib.report.protocol import preparation
+from stages.lib.report.protocol import held_out_choices, preparation
 from stages.lib.report.search_section import plot_study, search_section
 from stages.lib.report.tables import interval, table
 
@@ -36,8 +36,8 @@ class Run:
     y: np.ndarray
     probabilities: dict[str, np.ndarray]  # random_guess, the trained models and final
     summaries: dict[str, dict]  # test metrics, same keys
-    final: str  # the name of the final model
-    final_reason: str  # why: a sentence
+    final_choice: dict  # evaluate's decision of `final` between the finalists (decisions.record)
+    duels: dict[str, dict]  # per search space: train_final's duel.json
     held_out_accuracy: dict[str, float]  # per trained model
     held_out_images: dict[str, int]  # how many images each held-out accuracy is on
     per_class: pd.DataFrame  # per_class() rows of every trained model, with a model column
@@ -52,6 +52,11 @@ class Run:
     def classes(self) -> list[str]:
         """The name of each label."""
         return self.dataset_info["classes"]
+
+    @property
+    def final(self) -> str:
+        """The name of the final model."""
+        return self.final_choice["kept"]
 
 
 def write_report(out_dir: Path, run: Run) -> None:
@@ -124,13 +129,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "validation accuracy (notebook 000's protocol); nothing is chosen on them.",
         f"- `cv_search` chose one configuration per model family ({', '.join(run.search_results)}) training "
         "on search images and scoring on validation images (below).",
-        "- `train_final` trained each winner on the search and validation images.",
-        f"- `final` was chosen between the finalists on the holdout images, which no search used: "
-        f"**{final}**. {run.final_reason}",
-        f"- The {len(y):,} test images were used once, here, and chose nothing.",
-        "",
-        "Every accuracy carries its 95% Wilson interval: where two intervals overlap, the difference is "
-        "within the noise of that many images.",
+        *held_out_choices(run.duels, run.final_choice, p.significance, len(y)),
         "",
         "## Baseline against a random guess",
         "",
@@ -142,14 +141,16 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         overfitting(curves["big"]),
         "",
-        *search_section(run.search_results, run.search_summaries, run.best_configs, p, sizes, study_figures),
+        *search_section(
+            run.search_results, run.search_summaries, run.best_configs, p, sizes, study_figures, run.duels
+        ),
         "## Test metrics",
         "",
         table(summary_table),
         "",
         "`held-out accuracy` is the last epoch's accuracy on images each model did not train on (baseline "
-        "and big: the validation images; the finalists: the holdout images); `final` was chosen on it, not "
-        "on the test set.",
+        "and big: the validation images; the finalists: the holdout images); `final` was chosen on the "
+        "holdout images, not on the test set.",
         "",
         f"## Per class, final model ({final})",
         "",

@@ -1,5 +1,7 @@
-"""The report's account of how the dataset's images were made (preprocess's
-data/prepared/dataset.json)."""
+"""The report's account of the protocol: how the dataset's images were made
+(preprocess's data/prepared/dataset.json) and the choices made on the holdout images."""
+
+from stages.lib.core.decisions import sentence
 
 
 def preparation(info: dict) -> str:
@@ -17,3 +19,44 @@ def preparation(info: dict) -> str:
     else:
         done = "pictures of another size were resized with their aspect ratio kept and padded with black"
     return f"The pictures were made {size} ({info['size_reason']}): {done}."
+
+
+def what_held(duel: dict) -> str:
+    """What the search bought once trained in full, from train_final's duel.json: "the
+    challenger held", "the default came back", or that there was no duel."""
+    if not duel["duel"]:
+        return f"No duel: cv_search kept the {duel['kept']}, so it alone was trained in full"
+    return "Trained in full, " + (
+        "the challenger held" if duel["kept"] == "challenger" else "the default came back"
+    )
+
+
+def duel_sentence(duel: dict) -> str:
+    """The duel (or why there was none) in a sentence, with its figures."""
+    if not duel["duel"]:
+        [alone] = duel["candidates"].values()
+        return f"{what_held(duel)} ({alone['right']:,} of {duel['images']:,} holdout images right)."
+    return f"{what_held(duel)}. {sentence(duel, 'holdout images')}"
+
+
+def held_out_choices(
+    duels: dict[str, dict], final_choice: dict, significance: float, test_images: int
+) -> list[str]:
+    """The protocol's lines on the choices made on the holdout images: each space's duel
+    (train_final's duel.json) and `final` (evaluate's decision), then the rule."""
+    any_duel = any(duel["duel"] for duel in duels.values())
+    return [
+        "- `train_final` trained each family's finalist on the search and validation images. Where a "
+        "search kept a challenger over its default, it trained both and kept one on the holdout images "
+        "(the duel):",
+        *(f"  - {space}: {duel_sentence(duel)}" for space, duel in duels.items()),
+        f"- `final` was chosen between the finalists on the holdout images, which no search used: "
+        f"**{final_choice['kept']}**. {sentence(final_choice, 'holdout images')}",
+        f"- So the holdout images served {'two choices, the duel and' if any_duel else 'one choice,'} "
+        f"`final`; the {test_images:,} test images were used once, here, and chose nothing.",
+        "",
+        "Every choice between two models follows one rule: McNemar's exact test on the images one gets "
+        f"right and the other wrong; the better is kept where p < {significance}, else (a tie, within the "
+        "noise) the cheaper to train by the cost table. Every accuracy carries its 95% Wilson interval, "
+        "how far that many images pin it down.",
+    ]

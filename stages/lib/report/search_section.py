@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 
 from stages.lib.core.config import Params
+from stages.lib.core.decisions import sentence
 from stages.lib.core.params import images_of
 from stages.lib.report.figures import save_figure
+from stages.lib.report.protocol import what_held
 from stages.lib.report.tables import interval, table
 
 
@@ -57,6 +59,7 @@ def search_section(
     params: Params,
     sizes: dict[str, int],
     study_figures: dict[str, list[str]],
+    duels: dict[str, dict],
 ) -> list[str]:
     search = params.cv_search
     if search.method == "optuna":
@@ -83,10 +86,11 @@ def search_section(
             f"params.yaml (a published recipe); the others are {sampler} within the space's ranges, layer "
             "sizes on multiples of 8, every one of them within the space's cost bound. Each trial trains on "
             f"the space's `train_images` class-balanced images of the search part ({images}) and is scored "
-            f"on the {sizes['validation']:,} validation images. {pruning} A challenger replaces the "
-            "default only if it is better beyond the noise: McNemar's exact test on which validation images "
-            f"each gets right, at significance {search.significance}; on a tie the cheaper model "
-            "(estimated training time per image) is kept, the default on equal cost."
+            f"on the {sizes['validation']:,} validation images. {pruning} The best challenger replaces the "
+            "default only if the rule of every choice says so: better beyond the noise (McNemar's exact test "
+            f"on which validation images each gets right, p < {params.significance}), or a tie and cheaper "
+            "(estimated training time per image). Where it does, `train_final` trains both in full and "
+            "keeps one by the same rule on the holdout images (the duel)."
         )
     else:
         settings = search.grid_cv
@@ -133,7 +137,9 @@ def search_section(
             "",
             f"{summary['trials']} trials (budget {space_params.n_trials}, {space_params.epochs} epochs "
             f"each at most): {summary['complete']} complete, {summary['pruned']} pruned, "
-            f"{summary['fail']} failed. " + what_it_bought(summary["decision"]),
+            f"{summary['fail']} failed. " + what_it_bought(summary),
+            "",
+            f"{what_held(duels[space])} (the duel, in the protocol above).",
             "",
             *fidelity(summary["rank_correlation_with_score"]),
             table(shown, floatfmt=formats),
@@ -148,33 +154,24 @@ def search_section(
 
 def halving(min_epochs: int, factor: int) -> str:
     return (
-        f"A successive-halving pruner stops a trial after {min_epochs} epoch(s), and after {factor} "
+        f"A successive-halving pruner stops a challenger after {min_epochs} epoch(s), and after {factor} "
         f"times as many, and so on, unless it is among the best 1/{factor} of the trials that "
-        "reached that epoch."
+        "reached that epoch; the default always trains in full."
     )
 
 
-def what_it_bought(decision: dict) -> str:
-    """The decision in a sentence: the default's and the challenger's scores and the test."""
-    if "challenger" not in decision:
-        return f"Kept trial {decision['kept']}: {decision['outcome']}."
-    default, challenger, test = decision["default"], decision["challenger"], decision["test"]
-    scores = (
-        f"the default (trial {default['trial']}) scored {default['accuracy']:.4f} "
-        f"{interval(*default['interval'])}, the best challenger (trial {challenger['trial']}) "
-        f"{challenger['accuracy']:.4f} {interval(*challenger['interval'])}"
-    )
-    if test["name"] == "McNemar exact":
-        evidence = (
-            f"McNemar's exact test: {test['only_default_right']} images only the default got right, "
-            f"{test['only_challenger_right']} only the challenger, p = {test['p_value']:.3g}"
-        )
-    else:
-        evidence = f"95% Wilson intervals after {test['epochs']} epochs, the most both reached"
-    bought = challenger["accuracy"] - default["accuracy"] if decision["kept"] == challenger["trial"] else 0.0
+def what_it_bought(summary: dict) -> str:
+    """The search's decision in a sentence: the default against the best challenger."""
+    decision, kept = summary["decision"], summary["kept_trial"]
+    if "candidates" not in decision:
+        return f"Kept trial {kept}: {decision['outcome']}."
+    default, challenger = decision["candidates"]["default"], decision["candidates"]["challenger"]
+    bought = challenger["right"] - default["right"] if decision["kept"] == "challenger" else 0
     return (
-        f"On validation {scores} ({evidence}): {decision['outcome']}; trial {decision['kept']} is kept. "
-        f"The search bought {bought * 100:+.2f} points of validation accuracy over the default."
+        f"The default is trial {default['trial']}, the best challenger trial {challenger['trial']}. "
+        f"{sentence(decision, 'validation images')} Trial {kept} is kept: the search bought "
+        f"{bought / decision['images'] * 100:+.2f} points of validation accuracy over the default at the "
+        "trials' fidelity."
     )
 
 

@@ -44,29 +44,39 @@ def _record(trial, correct: int, images: int, epochs: int, started: float) -> fl
     return correct / images
 
 
-def pruning_callback(trial):
-    """A Keras callback that reports each epoch's validation accuracy to `trial` and
-    stops training once the pruner says so (`.pruned` is then True); a trial that
-    reached its last epoch is complete, whatever the pruner would say."""
+def scoring_callback(trial, validation_data):
+    """A Keras callback that, after each epoch, scores the model on `validation_data`
+    (`.right`: which images it gets right), reports the accuracy to `trial` and stops
+    training once the pruner says so (`.pruned` is then True); a trial that reached its
+    last epoch is complete, whatever the pruner would say. The default is never pruned
+    (every challenger is compared with it, trained in full), but the pruner is asked
+    all the same: that records the default's accuracy among those the challengers are
+    ranked with at that epoch."""
     import keras
 
-    class Pruning(keras.callbacks.Callback):
-        pruned = False
+    x, y = validation_data
+    prunable = not trial.user_attrs.get("default")
+
+    class Scoring(keras.callbacks.Callback):
+        pruned, right = False, None
 
         def on_epoch_end(self, epoch, logs=None):
-            trial.report(logs["val_accuracy"], epoch + 1)
-            if epoch + 1 < self.params["epochs"] and trial.should_prune():
+            self.right = self.model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+            logs["val_accuracy"] = accuracy = float(self.right.mean())  # on the epoch's log line
+            trial.report(accuracy, epoch + 1)
+            if trial.should_prune() and prunable and epoch + 1 < self.params["epochs"]:
                 self.pruned, self.model.stop_training = True, True
 
-    return Pruning()
+    return Scoring()
 
 
 def trial_objective(
     search: CvSearch, space: Space, train_data, validation_data, *, seed: int, num_classes: int
 ):
-    """method optuna: train on `train_data` for the space's epochs, pruned on
-    `validation_data`; the value is the trained model's validation accuracy, and
-    user attribute `right` says which validation images it classifies correctly."""
+    """method optuna: train on `train_data` for the space's epochs, scored on
+    `validation_data` after each epoch and pruned on it; the value is the trained
+    model's validation accuracy, and user attribute `right` says which validation
+    images it classifies correctly."""
     import keras
 
     def objective(trial):
@@ -75,22 +85,20 @@ def trial_objective(
         keras.backend.clear_session()
         epochs, batch_size = space.epochs, space.batch_size
         model = new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
-        pruning = pruning_callback(trial)
+        scoring = scoring_callback(trial, validation_data)
         history = fit(
             model,
             spec,
             train_data,
-            validation_data,
+            None,
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,
-            callbacks=[pruning],
+            callbacks=[scoring],
         )
-        x, y = validation_data
-        right = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
-        trial.set_user_attr("right", pack(right))
-        accuracy = _record(trial, int(right.sum()), len(y), len(history["val_accuracy"]), started)
-        if pruning.pruned:
+        trial.set_user_attr("right", pack(scoring.right))
+        accuracy = _record(trial, int(scoring.right.sum()), len(scoring.right), len(history["loss"]), started)
+        if scoring.pruned:
             raise optuna.TrialPruned()
         return accuracy
 

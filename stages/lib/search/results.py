@@ -1,19 +1,25 @@
 """A study's results: which trial cv_search keeps (method optuna: the default unless a
-challenger beats it beyond the noise), one row per trial with its 95% Wilson interval,
-how well early epochs rank the trials, and the counts cv_search writes to metrics.json."""
+challenger beats it beyond the noise, by the rule of stages.lib.core.decisions), one
+row per trial with its 95% Wilson interval, how well early epochs rank the trials, and
+the counts cv_search writes to metrics.json."""
 
 import numpy as np
 import optuna
 import pandas as pd
 from scipy import stats
 
+from stages.lib.core.costs import REFERENCE_MACHINE
+from stages.lib.core.decisions import Candidate, record
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.intervals import wilson_interval
-from stages.lib.core.search_config import CvSearch
 from stages.lib.search.objectives import unpack
 from stages.lib.search.studies import counted
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
+# What the search's decision names as the cost it compared on a tie.
+SEARCH_COST = (
+    f"estimated microseconds per training image at the space's batch size, on the {REFERENCE_MACHINE}"
+)
 
 
 def best_trial(study):
@@ -26,74 +32,37 @@ def best_trial(study):
     return study.best_trial
 
 
-def _scored(trial, epochs: int | None = None) -> dict:
-    """A trial's number, validation accuracy (after `epochs`, if given) and interval."""
-    images = trial.user_attrs["images"]
-    accuracy = trial.intermediate_values[epochs] if epochs else trial.user_attrs["correct"] / images
-    low, high = wilson_interval(round(accuracy * images), images)
-    return {"trial": trial.number, "accuracy": accuracy, "interval": [low, high]}
-
-
-def decide(study, search: CvSearch) -> dict:
-    """Which trial cv_search keeps, and why. method grid_cv: the best. method optuna:
-    the default (the enqueued first trial) stays unless the best
-    other complete trial is better beyond the noise at the highest fidelity both
-    reached: McNemar's exact test on which validation images each gets right when
-    both trained every epoch, else 95% Wilson intervals apart after the epochs both
-    reached. A tie (no difference at `significance`) goes to the cheaper of the two
-    (estimated microseconds per image), the default on equal cost."""
-    if search.method == "grid_cv":
-        return {"kept": best_trial(study).number, "outcome": "the best cross-validated accuracy"}
-    trials = study.get_trials(deepcopy=False)
-    defaults = [
-        t for t in trials if t.user_attrs.get("default") and t.state.is_finished() and "right" in t.user_attrs
-    ]
-    challengers = [t for t in trials if t.state == COMPLETE and not t.user_attrs.get("default")]
+def decide(study, method: str, significance: float) -> tuple[int, dict]:
+    """Which trial cv_search keeps, and the decision as recorded. method grid_cv: the
+    best. method optuna: the default (the enqueued first trial, never pruned) against
+    the best other complete trial (on equal accuracy the cheaper, then the first), by
+    the rule of stages.lib.core.decisions on the validation images each gets right; on
+    a tie the cheaper by the cost table, the default on equal cost."""
+    if method == "grid_cv":
+        return best_trial(study).number, {"outcome": "the best cross-validated accuracy"}
+    trials = study.get_trials(deepcopy=False, states=(COMPLETE,))
+    defaults = [t for t in trials if t.user_attrs.get("default")]
     if not defaults:
         raise ParamsError(
-            f"the default trial of study {study.study_name} did not finish: run the stage again"
+            f"the default trial of study {study.study_name} did not complete: run the stage again"
         )
-    default = defaults[0]
+    default, challengers = defaults[0], [t for t in trials if not t.user_attrs.get("default")]
     if not challengers:
-        return {"kept": default.number, "outcome": "the default stayed: no other trial completed"}
+        return default.number, {"outcome": "the default stayed: no other trial completed"}
     cost = lambda t: t.user_attrs["microseconds_per_image"]  # noqa: E731
     challenger = max(challengers, key=lambda t: (t.value, -cost(t), -t.number))
-    decision = {"default": _scored(default), "challenger": _scored(challenger)}
-    if default.state == COMPLETE:
-        different, decision["test"] = mcnemar(default, challenger, search.significance)
-    else:  # the default was pruned: compare after the epochs it reached
-        epochs = max(default.intermediate_values)
-        decision["default"], decision["challenger"] = _scored(default, epochs), _scored(challenger, epochs)
-        low, high = sorted((decision["default"]["interval"], decision["challenger"]["interval"]))
-        different = low[1] < high[0]
-        decision["test"] = {"name": "95% Wilson intervals apart", "epochs": epochs}
-    better = decision["challenger"]["accuracy"] > decision["default"]["accuracy"]
-    if different:
-        kept, why = (challenger, "better") if better else (default, "worse")
-        outcome = f"the challenger is {why} beyond the noise"
-    else:
-        kept = challenger if cost(challenger) < cost(default) else default
-        outcome = "a tie, kept the cheaper" if kept is challenger else "a tie, so the default stayed"
-    return {"kept": kept.number, "outcome": outcome, **decision}
-
-
-def mcnemar(default, challenger, significance: float) -> tuple[bool, dict]:
-    """McNemar's exact test on the validation images one trial got right and the other
-    wrong: whether they differ at `significance`, and the figures."""
-    images = default.user_attrs["images"]
-    default_right = unpack(default.user_attrs["right"], images)
-    challenger_right = unpack(challenger.user_attrs["right"], images)
-    only_default = int((default_right & ~challenger_right).sum())
-    only_challenger = int((challenger_right & ~default_right).sum())
-    discordant = only_default + only_challenger
-    p = stats.binomtest(only_challenger, discordant, 0.5).pvalue if discordant else 1.0
-    return p < significance, {
-        "name": "McNemar exact",
-        "only_default_right": only_default,
-        "only_challenger_right": only_challenger,
-        "p_value": float(p),
-        "significance": significance,
-    }
+    compared = {"default": default, "challenger": challenger}
+    decision = record(
+        *(
+            Candidate(name, unpack(t.user_attrs["right"], t.user_attrs["images"]), cost(t))
+            for name, t in compared.items()
+        ),
+        significance=significance,
+        cost=SEARCH_COST,
+    )
+    for name, t in compared.items():
+        decision["candidates"][name]["trial"] = t.number
+    return compared[decision["kept"]].number, decision
 
 
 def rank_correlations(study) -> dict[str, float]:
@@ -148,13 +117,13 @@ def trial_table(study, kept: int) -> pd.DataFrame:
     return table
 
 
-def summary(study, decision: dict) -> dict:
+def summary(study, kept: int, decision: dict) -> dict:
     trials = counted(study.trials)
     counts = pd.Series([t.state.name for t in study.trials], dtype=object).value_counts()
-    kept = study.trials[decision["kept"]]
+    attrs = study.trials[kept].user_attrs
     return {
-        "kept_trial": kept.number,
-        "kept_accuracy": kept.user_attrs["correct"] / kept.user_attrs["images"],
+        "kept_trial": kept,
+        "kept_accuracy": attrs["correct"] / attrs["images"],
         "trials": len(trials),
         **{state.lower(): int(counts.get(state, 0)) for state in ("COMPLETE", "PRUNED", "FAIL")},
         "decision": decision,

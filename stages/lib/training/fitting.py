@@ -71,10 +71,13 @@ def fit(
     log_dir: Path | None = None,
     callbacks: Sequence = (),
 ) -> dict:
-    """Train a built model from `initial_epoch` up to `epochs`; returns the history."""
+    """Train a built model from `initial_epoch` up to `epochs`, scored on
+    `validation_data` after each epoch unless it is None; returns the history."""
     x_train, y_train = train_data
     classes = model.output_shape[-1]
-    x_validation, y_validation = validation_data
+    if validation_data is not None:
+        x_validation, y_validation = validation_data
+        validation_data = (x_validation, one_hot(y_validation, classes))
     callbacks = list(callbacks)
     if log_dir is not None:
         from dvclive import Live
@@ -89,7 +92,7 @@ def fit(
         ),
         steps_per_epoch=math.ceil(len(x_train) / batch_size),
         shuffle=False,  # the stream is shuffled already
-        validation_data=(x_validation, one_hot(y_validation, classes)),
+        validation_data=validation_data,
         validation_batch_size=1024,
         epochs=epochs,
         initial_epoch=initial_epoch,

@@ -1,0 +1,105 @@
+"""train_final's training. Where cv_search kept a challenger over its default (at the
+trials' fidelity: a sample of the search images, a few epochs), both are trained as
+train_final trains them and the rule of stages.lib.core.decisions keeps one on the
+holdout images: the duel. Otherwise the one spec cv_search kept is trained."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from stages.lib.core.costs import TRAINING_COST, training_seconds
+from stages.lib.core.decisions import Candidate, record
+from stages.lib.core.specs import ModelSpec
+from stages.lib.training.fitting import train
+
+
+def candidates(method: str, default: ModelSpec, searched: ModelSpec) -> dict[str, ModelSpec]:
+    """What train_final trains, named: the space's default and the challenger cv_search
+    kept over it (a duel, the default first), or the one spec cv_search kept (its
+    default, or method grid_cv's best grid point, which has no default to duel with)."""
+    if method == "grid_cv":
+        return {"best grid point": searched}
+    if searched.model_dump() == default.model_dump():
+        return {"default": searched}
+    return {"default": default, "challenger": searched}
+
+
+def train_finalist(
+    specs: dict[str, ModelSpec],
+    train_data,
+    holdout,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    num_classes: int,
+    significance: float,
+    log_dir: Path,
+):
+    """Train each of `specs` (from candidates()) on `train_data`, monitored on the
+    `holdout` images, and keep one: the better beyond the noise on the holdout images,
+    else the cheaper to train. Returns the kept model and the duel as recorded
+    (`duel` false where there was one spec); log_dir gets the kept model's dvclive
+    history alone."""
+    import keras
+
+    x, y = holdout
+    trained = {}
+    with tempfile.TemporaryDirectory(prefix="train_final-") as scratch:
+        for name, spec in specs.items():
+            keras.backend.clear_session()
+            model, _ = train(
+                spec,
+                train_data,
+                holdout,
+                epochs=epochs,
+                batch_size=batch_size,
+                seed=seed,
+                num_classes=num_classes,
+                log_dir=Path(scratch) / name,
+            )
+            right = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+            cost = training_seconds(
+                spec,
+                x.shape[1:],
+                num_classes,
+                batch_size=batch_size,
+                images=len(train_data[0]),
+                epochs=epochs,
+            )
+            trained[name] = model, Candidate(name, right, round(cost, 1))
+        if len(trained) == 2:
+            duel = {
+                "duel": True,
+                **record(*(c for _, c in trained.values()), significance=significance, cost=TRAINING_COST),
+            }
+        else:
+            [(name, (_, alone))] = trained.items()
+            duel = {
+                "duel": False,
+                "images": len(y),
+                "candidates": {
+                    name: {
+                        "right": int(alone.right.sum()),
+                        "accuracy": float(alone.right.mean()),
+                        "cost": alone.cost,
+                        "kept": True,
+                    }
+                },
+                "cost": TRAINING_COST,
+                "kept": name,
+                "outcome": f"no duel: cv_search kept the {name}",
+            }
+        replace_logs(Path(scratch) / duel["kept"], log_dir)
+    return trained[duel["kept"]][0], duel
+
+
+def replace_logs(source: Path, target: Path) -> None:
+    """Move what dvclive wrote in `source` (metrics.json, plots/) into `target`, in
+    place of what was there."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        destination = target / item.name
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        shutil.move(item, destination)
