@@ -122,7 +122,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         f"({', '.join(run.classes)}). {preparation(info)} `split` divides the "
         f"{sum(sizes.values()):,} training images into three disjoint parts (method `{p.split.method}`): "
         f"{sizes['validation']:,} validation images, {sizes['holdout']:,} holdout images and the rest "
-        f"({sizes['search']:,}), the search images. Each decision used its own images:",
+        f"({sizes['search']:,}), the search images. What each step trained and chose on:",
         "",
         f"- `train_baseline` ({p.train_baseline.epochs} epochs) and `train_big` "
         f"({p.train_big.epochs} epochs) train on the search and holdout images and report their "

@@ -139,7 +139,8 @@ def search_section(
             f"each at most): {summary['complete']} complete, {summary['pruned']} pruned, "
             f"{summary['fail']} failed. " + what_it_bought(summary),
             "",
-            f"{what_held(duels[space])} (the duel, in the protocol above).",
+            what_held(duels[space])
+            + (" (the duel, in the protocol above)." if duels[space]["duel"] else "."),
             "",
             *fidelity(summary["rank_correlation_with_score"]),
             table(shown, floatfmt=formats),
