@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from stages.lib.core.decisions import Candidate, record, sentence
+from stages.lib.core.decisions import Candidate, alone, record, sentence
 from stages.lib.core.intervals import wilson_interval
 
 
@@ -126,3 +126,20 @@ def test_the_sentence_quotes_the_counts_the_test_and_the_outcome():
         "15 only mlp_final got right and 42 only cnn_final (McNemar's exact test: p = 0.00046, "
         "significance 0.05; cost: seconds, 94 against 232.4): cnn_final is better beyond the noise."
     )
+
+
+def test_a_model_kept_alone_is_recorded_with_a_decisions_fields():
+    right = np.arange(10) < 7
+    kept = alone(Candidate("default", right, 5.0), cost="seconds", outcome="no duel")
+    assert kept == {
+        "images": 10,
+        "candidates": {"default": {"right": 7, "accuracy": 0.7, "cost": 5.0, "kept": True}},
+        "cost": "seconds",
+        "kept": "default",
+        "outcome": "no duel",
+    }
+    paired = record(
+        Candidate("default", right, 5.0), Candidate("b", right, 6.0), significance=0.05, cost="seconds"
+    )
+    assert kept.keys() <= paired.keys()
+    assert kept["candidates"]["default"].items() <= paired["candidates"]["default"].items()

@@ -8,7 +8,7 @@ import yaml
 
 from stages.lib.core.config import Params
 from stages.lib.core.costs import TRAINING_COST
-from stages.lib.core.decisions import Candidate, record
+from stages.lib.core.decisions import Candidate, alone, record
 from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
 from stages.lib.core.search_config import CvSearch
@@ -144,11 +144,11 @@ def duels(challenger_right: int) -> dict:
     return {
         "mlp": {
             "duel": False,
-            "images": 150,
-            "candidates": {"default": {"right": 135, "accuracy": 0.9, "cost": 94.0, "kept": True}},
-            "cost": TRAINING_COST,
-            "kept": "default",
-            "outcome": "no duel: cv_search kept the default",
+            **alone(
+                Candidate("default", np.arange(150) < 135, 94.0),
+                cost=TRAINING_COST,
+                outcome="no duel: cv_search kept the default",
+            ),
         },
         "cnn": {
             "duel": True,

@@ -30,9 +30,9 @@ def record(first: Candidate, second: Candidate, *, significance: float, cost: st
     """Keep `second` over `first` only if it is better beyond the noise, or within the
     noise and cheaper. Returns the decision as JSON-ready values: the number of images,
     per candidate its count right and accuracy, the images only it gets right, its cost
-    and whether it is kept; McNemar's exact p-value, the significance, what `cost` measures (e.g.
-    "estimated seconds of train_final on the reference machine"), the kept name and
-    the outcome."""
+    and whether it is kept; McNemar's exact p-value, the significance, what `cost`
+    measures (e.g. "estimated seconds of train_final on the reference machine"), the
+    kept name and the outcome."""
     if first.right.shape != second.right.shape or first.right.ndim != 1:
         raise ValueError(
             f"{first.name} and {second.name} must be scored on the same images, got "
@@ -71,14 +71,32 @@ def record(first: Candidate, second: Candidate, *, significance: float, cost: st
     }
 
 
+def alone(candidate: Candidate, *, cost: str, outcome: str) -> dict:
+    """A model kept with nobody to compare it with, recorded as record() records a
+    decision (its one candidate without a discordant count), `outcome` saying why."""
+    return {
+        "images": len(candidate.right),
+        "candidates": {
+            candidate.name: {
+                "right": int(candidate.right.sum()),
+                "accuracy": float(candidate.right.mean()),
+                "cost": candidate.cost,
+                "kept": True,
+            }
+        },
+        "cost": cost,
+        "kept": candidate.name,
+        "outcome": outcome,
+    }
+
+
 def sentence(decision: dict, images: str) -> str:
     """A recorded decision in one sentence; `images` names what was scored (e.g.
     "holdout images")."""
     (first, a), (second, b) = decision["candidates"].items()
-    n = decision["images"]
     return (
-        f"On the {n:,} {images}, {first} got {a['right']:,} right ({a['right'] / n:.4f}) and {second} "
-        f"{b['right']:,} ({b['right'] / n:.4f}); {a['only_right']} only {first} got right and "
+        f"On the {decision['images']:,} {images}, {first} got {a['right']:,} right ({a['accuracy']:.4f}) "
+        f"and {second} {b['right']:,} ({b['accuracy']:.4f}); {a['only_right']} only {first} got right and "
         f"{b['only_right']} only {second} (McNemar's exact test: p = {decision['p_value']:.2g}, "
         f"significance {decision['significance']:g}; cost: {decision['cost']}, {a['cost']:,.4g} against "
         f"{b['cost']:,.4g}): {decision['outcome']}."

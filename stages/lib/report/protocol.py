@@ -25,7 +25,7 @@ def what_held(duel: dict) -> str:
     """What the search bought once trained in full, from train_final's duel.json: "the
     challenger held", "the default came back", or that there was no duel."""
     if not duel["duel"]:
-        return f"No duel: cv_search kept the {duel['kept']}, so it alone was trained in full"
+        return f"{duel['outcome'][:1].upper()}{duel['outcome'][1:]}, so it alone was trained in full"
     return "Trained in full, " + (
         "the challenger held" if duel["kept"] == "challenger" else "the default came back"
     )

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from stages.lib.core.costs import TRAINING_COST, training_seconds
-from stages.lib.core.decisions import Candidate, record
+from stages.lib.core.decisions import Candidate, alone, record
 from stages.lib.core.specs import ModelSpec
 from stages.lib.training.fitting import train
 
@@ -74,21 +74,10 @@ def train_finalist(
                 **record(*(c for _, c in trained.values()), significance=significance, cost=TRAINING_COST),
             }
         else:
-            [(name, (_, alone))] = trained.items()
+            [(_, only)] = trained.values()
             duel = {
                 "duel": False,
-                "images": len(y),
-                "candidates": {
-                    name: {
-                        "right": int(alone.right.sum()),
-                        "accuracy": float(alone.right.mean()),
-                        "cost": alone.cost,
-                        "kept": True,
-                    }
-                },
-                "cost": TRAINING_COST,
-                "kept": name,
-                "outcome": f"no duel: cv_search kept the {name}",
+                **alone(only, cost=TRAINING_COST, outcome=f"no duel: cv_search kept the {only.name}"),
             }
         replace_logs(Path(scratch) / duel["kept"], log_dir)
     return trained[duel["kept"]][0], duel
