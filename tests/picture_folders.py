@@ -29,13 +29,16 @@ def picture(label: int, size: tuple[int, int], rng, color: bool) -> np.ndarray:
     return noise.astype(np.uint8).squeeze()
 
 
-def write_pictures(folder: Path, per_class: int, seed: int, color: bool = False) -> list[Path]:
-    """`per_class` pictures of each class in folder/CLASS/, alternately PNG and JPEG."""
+def write_pictures(
+    folder: Path, per_class: int, seed: int, color: bool = False, sizes: tuple = SIZES
+) -> list[Path]:
+    """`per_class` pictures of each class in folder/CLASS/, alternately PNG and JPEG,
+    three of four of `sizes[0]`, the others of `sizes[1]`."""
     rng, written = np.random.default_rng(seed), []
     for label, name in enumerate(SHAPES):
         (folder / name).mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
-            size = SIZES[1] if index % 4 == 3 else SIZES[0]
+            size = sizes[1] if index % 4 == 3 else sizes[0]
             path = folder / name / f"{name}{index:04d}.{'jpg' if index % 2 else 'png'}"
             Image.fromarray(picture(label, size, rng, color)).save(path, quality=95)
             written.append(path)

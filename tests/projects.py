@@ -28,7 +28,7 @@ SMALL_SETTINGS = {
                 "epochs": 2,
                 "train_images": 600,
                 "batch_size": 128,
-                "max_microseconds_per_image": 1000,
+                "max_train_final_minutes": 5,
                 # A default that learns almost nothing in 2 epochs (learning rate 0.0001), so that
                 # a challenger replaces it and train_final duels the two.
                 "model": {
@@ -50,7 +50,7 @@ SMALL_SETTINGS = {
                 "epochs": 2,
                 "train_images": 600,
                 "batch_size": 128,
-                "max_microseconds_per_image": 1000,
+                "max_train_final_minutes": 5,
                 "model": {
                     "family": "cnn",
                     "blocks": [[8], [8]],

@@ -131,6 +131,33 @@ def test_the_image_size_is_the_most_common_one_or_28x28_where_sizes_vary():
     assert choose_size([(36, 28)] * 2, "keep", where) == ((36, 28), "every picture's size")
 
 
+def test_auto_makes_large_photos_smaller_with_their_aspect_ratio_kept():
+    where = {(480, 640): "a", (640, 480): "b", (64, 48): "c", (65, 65): "d"}
+    assert choose_size([(480, 640)] * 3 + [(640, 480)], "auto", where) == (
+        (48, 64),
+        "most pictures are 480x640, 3 of 4 pictures, made smaller to train in the budget: image_size "
+        "auto keeps at most 64 pixels a side; set dataset.image_size to change it",
+    )
+    assert choose_size([(640, 480)], "auto", where)[0] == (64, 48)
+    assert choose_size([(65, 65)], "auto", where)[0] == (64, 64)
+    assert choose_size([(64, 48)], "auto", where) == ((64, 48), "every picture's size")  # at the limit
+    assert choose_size([(480, 640)], "keep", where)[0] == (480, 640)  # keep and sizes keep theirs
+    assert choose_size([(480, 640)], [120, 160], where)[0] == (120, 160)
+
+
+def test_large_photos_are_decoded_small_enough_for_the_memory_guard(tmp_path):
+    """Photos of 480x640, prepared at 48x64: 100 times fewer pixels than kept."""
+    gradient = np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None].repeat(480, 0).repeat(3, 2)
+    for part in ("train", "test"):
+        for name in ("cat", "dog"):
+            (tmp_path / part / name).mkdir(parents=True)
+            Image.fromarray(gradient).save(tmp_path / part / name / "photo.jpg")
+    parts, sizing = load_pictures(list_pictures(tmp_path, None, None, seed=0), "auto", "rgb", "none")
+    assert parts["train"][0].shape == (2, 48, 64, 3) and sizing["image_size"] == [48, 64]
+    row = parts["train"][0][0, 24, :, 0]
+    assert row[0] < 0.05 and row[-1] > 0.95 and np.all(np.diff(row) >= -0.02)  # the whole width, shrunk
+
+
 @pytest.mark.parametrize("color, shape", [("grayscale", (24, 24)), ("rgb", (24, 24, 3))])
 def test_pictures_are_decoded_to_one_size_with_their_aspect_kept(tmp_path, color, shape):
     write_dataset(tmp_path, train=4, test=4, color=color == "rgb")

@@ -116,7 +116,11 @@ def test_training_keys_are_optional_with_stated_defaults():
         "scale": 0.0,
         "elastic": 0.0,
         "elastic_sigma": 4.0,
+        "flip": False,
+        "brightness": 0.0,
+        "contrast": 0.0,
     }
+    assert not spec.augmentation.enabled
     assert (spec.warmup, spec.label_smoothing, spec.ema) == (0.0, 0.0, 0.0)
     with pytest.raises(ParamsError, match=r"model.augmentation.shift must be < 14.0, got 20"):
         validate_spec({**MLP, "augmentation": {"rotation": 5, "shift": 20, "scale": 0}}, "model")

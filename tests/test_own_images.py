@@ -1,8 +1,10 @@
 """The pipeline on users' own pictures: a folder dataset of PNG and JPEG files of two
 sizes and three classes, end to end, once in grayscale from a .tar.gz archive (train/
-and test/ folders) and once in RGB from the project's own folder, tracked with `dvc
-add` (one tree, split by dataset.test_fraction); the report and `stages.predict` name
-its classes, and an added picture reruns the pipeline from preprocess."""
+and test/ folders, small settings) and once in RGB pictures of 40x40 from the
+project's own folder, tracked with `dvc add` (one tree, split by
+dataset.test_fraction), with every default but the dataset section; the report and
+`stages.predict` name its classes, and an added picture reruns the pipeline from
+preprocess."""
 
 import copy
 import hashlib
@@ -12,7 +14,9 @@ import sys
 import tarfile
 
 import pytest
+import yaml
 
+from tests import REPO
 from tests.picture_folders import SHAPES, write_dataset, write_pictures
 from tests.projects import ALL_STAGES, SMALL_SETTINGS, reproduced_project
 
@@ -38,12 +42,16 @@ def archive_project(tmp_path_factory):
     return reproduced_project(tmp_path_factory, None, SETTINGS, dataset)
 
 
+COLOUR_SIZES = ((40, 40), (60, 48))
+
+
 @pytest.fixture(scope="module")
 def folder_project(tmp_path_factory):
-    """RGB pictures in the project's data/images, one tree of 180 pictures per class."""
+    """RGB pictures in the project's data/images, one tree of 180 pictures per class,
+    three in four of 40x40; params.yaml's defaults but for the dataset section."""
 
     def add_pictures(project):
-        write_pictures(project.root / "data" / "images", 180, seed=0, color=True)
+        write_pictures(project.root / "data" / "images", 180, seed=0, color=True, sizes=COLOUR_SIZES)
         project.run("dvc", "add", "-q", "data/images")
 
     dataset = {
@@ -54,7 +62,7 @@ def folder_project(tmp_path_factory):
         "test_fraction": 0.2,
         "color": "rgb",
     }
-    return reproduced_project(tmp_path_factory, None, SETTINGS, dataset, before_commit=add_pictures)
+    return reproduced_project(tmp_path_factory, None, {}, dataset, before_commit=add_pictures)
 
 
 def predict(project, *files):
@@ -96,9 +104,18 @@ def test_rgb_pictures_in_the_projects_folder_run_and_an_added_one_reruns_the_pip
     assert sorted(project.first_run) == sorted(ALL_STAGES)
     dataset = project.read_json("data/prepared/dataset.json")
     assert dataset["classes"] == SHAPES and dataset["color"] == "rgb"
-    assert dataset["images"] == {"train": 432, "test": 108}
+    assert dataset["images"] == {"train": 432, "test": 108} and dataset["image_size"] == [40, 40]
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert {**project.params(), "dataset": None} == {**defaults, "dataset": None}
     report = (project.root / "metrics/evaluate/report.md").read_text()
-    assert "Coloured shapes's 24x24 rgb images into 3 classes (ring, bar, cross)" in report
+    assert "Coloured shapes's 40x40 rgb images into 3 classes (ring, bar, cross)" in report
+    for space, largest in (
+        ("mlp", "depth 3, width 1600"),
+        ("cnn", "filters_1 48, filters_2 96, dense_units 384"),
+    ):
+        budget = project.read_json(f"metrics/cv_search/{space}/metrics.json")["budget"]
+        assert budget["images"] == 432 - 43 and budget["lowered"] == {}  # all but the holdout images
+        assert f"**Budget.** The largest model ({largest}) takes about " in report
     assert (project.root / "metrics/evaluate/figures/misclassified.png").exists()
     accuracy = project.read_json("metrics/evaluate.json")
     assert accuracy["final"]["accuracy"] > 0.6, accuracy

@@ -178,6 +178,9 @@ def test_configure_applies_searched_values_to_the_base_spec():
         "scale": 0.05,
         "elastic": 0.0,
         "elastic_sigma": 4.0,  # the field's smoothness is not a strength
+        "flip": False,
+        "brightness": 0.0,
+        "contrast": 0.0,
     }
     assert spaces.configure(MLP, {"width": 128}).hidden_units == [128]
     assert spaces.configure(MLP, {"depth": 2}).hidden_units == [64, 64]
@@ -256,7 +259,7 @@ def test_multiply_adds():
 def test_the_default_is_a_point_of_each_space_and_its_values_give_the_base_spec():
     for name in ("mlp", "cnn"):
         space = getattr(PARAMS.cv_search.spaces, name)
-        spaces.check_space(name, space, (28, 28), 10)
+        spaces.check_space(name, space)
         values = spaces.default_values(space)
         assert values.keys() == space.search.keys() and values["augmentation"] == 1.0
         assert spaces.configure(space.model, values) == space.model
@@ -280,20 +283,113 @@ def test_the_default_is_a_point_of_each_space_and_its_values_give_the_base_spec(
             "cv_search.spaces.mlp.model: hidden_units must all be the same size",
         ),
         (
-            {"max_microseconds_per_image": 10},
-            "cv_search.spaces.mlp: its largest model (depth 3, width 1600) would train at about",
+            {
+                "model": {
+                    **RAW["cv_search"]["spaces"]["mlp"]["model"],
+                    "augmentation": {"rotation": 10, "contrast": 0.6},
+                }
+            },
+            "'augmentation': 2.0}.augmentation.contrast must be < 1.0, got 1.2: every range's `high` must "
+            "give a valid model",
         ),
     ],
 )
-def test_a_space_whose_default_is_off_it_or_whose_largest_model_is_over_the_bound_is_refused(change, message):
+def test_a_space_whose_default_is_off_it_is_refused(change, message):
     with pytest.raises(ParamsError) as error:
         space = checked_search(changed(change)).spaces.mlp
-        spaces.check_space("mlp", space, (28, 28), 10)
+        spaces.check_space("mlp", space)
     assert message in str(error.value)
-    if "largest" in message:
-        assert "over max_microseconds_per_image 10: lower a size's `high` or raise the bound" in str(
-            error.value
+
+
+def mnist_training(name: str, images: int = 54_000) -> spaces.Training:
+    settings = getattr(PARAMS.train_final, name)
+    return spaces.Training(images, settings.epochs, settings.batch_size)
+
+
+def test_mnists_budgets_are_the_old_per_image_bounds_and_leave_its_spaces_as_they_are():
+    """4.5 and 5.4 minutes of 54,000 images x train_final's epochs are the 250 and 500
+    microseconds per image MNIST's spaces were bounded by; their largest models fit."""
+    for name, microseconds in (("mlp", 250), ("cnn", 500)):
+        space, training = getattr(PARAMS.cv_search.spaces, name), mnist_training(name)
+        assert space.max_train_final_minutes * 60e6 == pytest.approx(
+            microseconds * training.images * training.epochs
         )
+        fitted, budget = spaces.fit_budget(name, space, training, (28, 28), 10)
+        assert fitted == space and budget["lowered"] == {}
+        assert budget["largest"] == {key: space.search[key].high for key in budget["largest"]}
+        assert budget["largest_minutes"] <= space.max_train_final_minutes
+    sentence = costs.budget_sentence(spaces.fit_budget("cnn", space, training, (28, 28), 10)[1])
+    assert sentence == (
+        "The largest model (filters_1 48, filters_2 96, dense_units 384) takes about 5.2 min of train_final "
+        "(54,000 images x 12 epochs), within max_train_final_minutes 5.4."
+    )
+
+
+def minutes(space, values, training, shape) -> float:
+    spec = spaces.configure(space.model, values)
+    return (
+        costs.training_seconds(
+            spec, shape, 10, batch_size=training.batch_size, images=training.images, epochs=training.epochs
+        )
+        / 60
+    )
+
+
+def test_bigger_pictures_lower_every_size_by_one_rule_until_the_largest_model_fits():
+    space, training, shape = PARAMS.cv_search.spaces.cnn, mnist_training("cnn", 30_000), (36, 36, 3)
+    default = spaces.default_values(space)
+    assert minutes(space, default, training, shape) < space.max_train_final_minutes
+    highs = {key: space.search[key].high for key in ("filters_1", "filters_2", "dense_units")}
+    assert minutes(space, highs, training, shape) > space.max_train_final_minutes
+    fitted, budget = spaces.fit_budget("cnn", space, training, shape, 10)
+    assert fitted == spaces.fit_budget("cnn", space, training, shape, 10)[0]  # deterministic
+    lowered = {key: fitted.search[key].high for key in highs}
+    assert budget["largest"] == lowered and budget["lowered"] == {
+        key: {"from": highs[key], "to": lowered[key]} for key in highs if lowered[key] != highs[key]
+    }
+    assert minutes(space, lowered, training, shape) <= space.max_train_final_minutes
+    # each headroom above the default (16, 32, 256) scaled by one factor (63/64, the largest
+    # that fits) and rounded down to the grid of 8
+    assert lowered == {"filters_1": 40, "filters_2": 88, "dense_units": 376}
+    assert default == {**default, "filters_1": 32, "filters_2": 64, "dense_units": 128}
+    # one step more on every size would have fitted too: the factor is the largest that fits
+    wider = {key: min(highs[key], high + 8) for key, high in lowered.items()}
+    assert minutes(space, wider, training, shape) > space.max_train_final_minutes
+    assert spaces.check_space("cnn", fitted) is None  # the default stays a point of the space
+    sentence = costs.budget_sentence(budget)
+    assert "filters_2 high 96 -> " in sentence and sentence.endswith("to fit.")
+    # everything else about the space is as it was
+    assert fitted.model_dump(exclude={"search"}) == space.model_dump(exclude={"search"})
+    assert {key: fitted.search[key] for key in space.search if key not in highs} == {
+        key: bounds for key, bounds in space.search.items() if key not in highs
+    }
+
+
+def test_depth_is_lowered_only_where_the_sizes_at_their_defaults_are_still_over():
+    space, shape = PARAMS.cv_search.spaces.mlp, (28, 28)
+    at_defaults = {"depth": 3, "width": 1024}
+    training = mnist_training("mlp")
+    budget = minutes(space, at_defaults, training, shape) - 0.01  # depth 3 at width 1024: just over
+    tight = space.model_copy(update={"max_train_final_minutes": budget})
+    fitted, record = spaces.fit_budget("mlp", tight, training, shape, 10)
+    assert record["largest"] == {"depth": 2, "width": 1024} and fitted.search["depth"].high == 2
+    assert record["lowered"] == {"depth": {"from": 3, "to": 2}, "width": {"from": 1600, "to": 1024}}
+
+
+def test_a_default_over_its_budget_is_refused_with_the_key_and_the_minutes_it_needs():
+    space, training = PARAMS.cv_search.spaces.cnn, mnist_training("cnn")
+    with pytest.raises(ParamsError) as error:
+        spaces.fit_budget("cnn", space, training, (64, 64, 3), 10)
+    assert str(error.value).startswith(
+        "cv_search.spaces.cnn: its default model alone would take about 21.1 min of train_final "
+        "(54,000 images x 12 epochs on the 2-core Intel Xeon"
+    )
+    assert str(error.value).endswith(
+        "over max_train_final_minutes 5.4: raise max_train_final_minutes to 21.1 or more, or set a "
+        "smaller dataset.image_size"
+    )
+    roomier = space.model_copy(update={"max_train_final_minutes": 21.1})
+    assert spaces.fit_budget("cnn", roomier, training, (64, 64, 3), 10)[1]["lowered"]
 
 
 def test_the_cost_table_grows_with_the_model_and_takes_the_nearest_batch_size():
@@ -318,10 +414,13 @@ def test_the_cost_table_grows_with_the_model_and_takes_the_nearest_batch_size():
     )
 
 
-def test_qmc_draws_every_trial_on_the_grid_and_within_the_bound():
+def test_qmc_draws_every_trial_on_the_grid_and_within_the_budget():
     """No draw is thrown away: every point the sampler proposes is a model within the
-    space's cost bound, sizes on multiples of 8, and the same seed draws the same."""
-    space = PARAMS.cv_search.spaces.cnn
+    space's budget, sizes on multiples of 8, and the same seed draws the same; also in
+    a space lowered to fit bigger pictures."""
+    training, shape = mnist_training("cnn", 30_000), (36, 36, 3)
+    space, budget = spaces.fit_budget("cnn", PARAMS.cv_search.spaces.cnn, training, shape, 10)
+    assert budget["lowered"]
 
     def draws(seed):
         study = optuna.create_study(sampler=optuna.samplers.QMCSampler(seed=seed, scramble=True))
@@ -336,7 +435,4 @@ def test_qmc_draws_every_trial_on_the_grid_and_within_the_bound():
     assert first == draws(0) and first != draws(1)
     for values in first:
         assert all(values[key] % 8 == 0 for key in ("filters_1", "filters_2", "dense_units"))
-        spec = spaces.configure(space.model, values)
-        assert costs.microseconds_per_image(spec, (28, 28), 10, space.batch_size) <= (
-            space.max_microseconds_per_image
-        )
+        assert minutes(space, values, training, shape) <= space.max_train_final_minutes

@@ -166,3 +166,64 @@ def test_elastic_distortion_moves_pixels_smoothly_and_keeps_the_ink():
     assert blurred.sum() == pytest.approx(1.0, abs=1e-5)
     spread = np.sqrt((blurred.sum(axis=0) * (np.arange(41) - 20) ** 2).sum())
     assert spread == pytest.approx(3.0, rel=0.05)  # a Gaussian of sigma 3 (cut at 3 sigma)
+
+
+def photos(count=64, channels=3):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.2, 0.8, (count, 8, 10, channels)).astype(np.float32)
+
+
+def test_flip_mirrors_about_half_the_images_whole_and_is_seeded():
+    from stages.lib.training.batches import flip_and_jitter
+
+    x, flip = photos(), Augmentation(flip=True)
+    first = flip_and_jitter(x, flip, [3, 4]).numpy()
+    np.testing.assert_array_equal(first, flip_and_jitter(x, flip, [3, 4]).numpy())
+    assert not np.array_equal(first, flip_and_jitter(x, flip, [3, 5]).numpy())
+    mirrored = [np.array_equal(after, before[:, ::-1]) for after, before in zip(first, x, strict=True)]
+    kept = [np.array_equal(after, before) for after, before in zip(first, x, strict=True)]
+    assert all(m != k for m, k in zip(mirrored, kept, strict=True))  # each image one or the other
+    assert 16 < sum(mirrored) < 48
+    # grayscale batches (no channel axis) keep their shape and flip alike
+    gray = flip_and_jitter(x[..., 0], flip, [3, 4]).numpy()
+    np.testing.assert_array_equal(gray, first[..., 0])
+
+
+def test_brightness_and_contrast_jitter_each_image_within_its_bounds_seeded():
+    from stages.lib.training.batches import flip_and_jitter
+
+    x = photos()
+    bright = flip_and_jitter(x, Augmentation(brightness=0.1), [1, 2]).numpy()
+    np.testing.assert_array_equal(bright, flip_and_jitter(x, Augmentation(brightness=0.1), [1, 2]).numpy())
+    shift = (bright - x).reshape(len(x), -1)
+    np.testing.assert_allclose(shift, shift[:, :1].repeat(shift.shape[1], axis=1), atol=1e-6)
+    assert np.abs(shift).max() <= 0.1 + 1e-6 and shift[:, 0].std() > 0.03  # one shift per image
+    contrasted = flip_and_jitter(x, Augmentation(contrast=0.3), [1, 2]).numpy()
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    norm = lambda images: np.sqrt(((images - mean) ** 2).sum(axis=(1, 2, 3), keepdims=True))  # noqa: E731
+    factor = norm(contrasted) / norm(x)
+    np.testing.assert_allclose(contrasted, (x - mean) * factor + mean, atol=1e-5)  # one factor per image
+    assert 0.7 - 1e-4 <= factor.min() and factor.max() <= 1.3 + 1e-4 and factor.std() > 0.1
+    np.testing.assert_allclose(contrasted.mean(axis=(1, 2)), x.mean(axis=(1, 2)), atol=1e-5)
+    strong = flip_and_jitter(x, Augmentation(brightness=1.0, contrast=0.9), [1, 2]).numpy()
+    assert strong.min() == 0.0 and strong.max() == 1.0  # clipped to the pixels' range
+
+
+def test_flip_and_jitter_follow_the_affine_transform_of_the_same_stream():
+    """A spec without flip or jitter (MNIST's) streams what it streamed before they
+    existed; with them, each batch is that batch flipped and jittered."""
+    from stages.lib.training.batches import flip_and_jitter
+
+    x, y = tiny_data(0)
+    affine = Augmentation(rotation=10, shift=2, scale=0.1)
+    both = affine.model_copy(update={"flip": True, "brightness": 0.1, "contrast": 0.2})
+    assert affine.affine and not affine.photometric and both.photometric
+    images, labels = next(iter(training_batches(x, y, affine, 16, seed=3)))
+    jittered, same_labels = next(iter(training_batches(x, y, both, 16, seed=3)))
+    np.testing.assert_array_equal(labels, same_labels)
+    # the first batch's seed is [epoch 0, batch 0] + the stream's seed
+    # (to float32 rounding: the stream runs as a graph, this call eagerly)
+    np.testing.assert_allclose(jittered.numpy(), flip_and_jitter(images, both, [3, 3]).numpy(), atol=1e-6)
+    assert not np.array_equal(jittered.numpy(), images.numpy())
+    assert Augmentation(flip=True).enabled and Augmentation(flip=True).scaled(0) == Augmentation()
+    assert both.scaled(0.5).flip is True and both.scaled(2).contrast == 0.4

@@ -68,3 +68,18 @@ def training_seconds(
 
 # What a decision between two trained models names as the cost it compared on a tie.
 TRAINING_COST = f"estimated seconds of training as train_final trains, on the {REFERENCE_MACHINE}"
+
+
+def budget_sentence(budget: dict) -> str:
+    """What a search space's budget allowed (stages.lib.search.spaces.fit_budget's
+    record), in a line for cv_search's log and the report."""
+    sizes = ", ".join(f"{key} {value}" for key, value in budget["largest"].items())
+    allowed = (
+        f"The largest model ({sizes}) takes about {budget['largest_minutes']:.1f} min of train_final "
+        f"({budget['images']:,} images x {budget['epochs']} epochs), within max_train_final_minutes "
+        f"{budget['max_train_final_minutes']:g}"
+    )
+    if not budget["lowered"]:
+        return f"{allowed}."
+    changes = ", ".join(f"{key} high {c['from']} -> {c['to']}" for key, c in budget["lowered"].items())
+    return f"{allowed}: {changes} to fit."

@@ -57,7 +57,7 @@ class Space(Strict):
     epochs: PositiveInt
     train_images: CountOrFraction  # a fraction: of the search images
     batch_size: PositiveInt
-    max_microseconds_per_image: Annotated[float, Field(gt=0)]
+    max_train_final_minutes: Annotated[float, Field(gt=0)]  # what its largest model may cost
     model: ModelSpec
     search: dict[str, Range] | None = None
     grid: dict[str, Annotated[list, Field(min_length=1)]] | None = None

@@ -20,22 +20,35 @@ class Augmentation(Strict):
     """One random distortion per training image and epoch: an affine transform drawn
     uniformly within the bounds, plus an elastic one (Simard et al. 2003: a field of
     random displacements, smoothed by a Gaussian of `elastic_sigma` pixels and scaled
-    by `elastic`)."""
+    by `elastic`); then, for photos, a horizontal flip of every other image on average
+    and a brightness and contrast jitter."""
 
     rotation: Annotated[float, Field(ge=0.0, lt=180.0)] = 0.0  # +- degrees
     shift: Annotated[float, Field(ge=0.0, lt=14.0)] = 0.0  # +- pixels, each axis
     scale: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # 1 +- this zoom factor
     elastic: Annotated[float, Field(ge=0.0, lt=100.0)] = 0.0  # alpha; 0: none
     elastic_sigma: Annotated[float, Field(ge=0.5, le=10.0)] = 4.0
+    flip: bool = False  # mirror left-right with probability 1/2 (not for digits: a flipped 7 is no 7)
+    brightness: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # +- this added to every pixel
+    contrast: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0  # 1 +- this factor about the mean
+
+    @property
+    def affine(self) -> bool:
+        return any((self.rotation, self.shift, self.scale, self.elastic))
+
+    @property
+    def photometric(self) -> bool:
+        return any((self.flip, self.brightness, self.contrast))
 
     @property
     def enabled(self) -> bool:
-        return any((self.rotation, self.shift, self.scale, self.elastic))
+        return self.affine or self.photometric
 
     def scaled(self, strength: float) -> "Augmentation":
-        """Every bound times `strength` (the field's smoothness stays)."""
-        bounds = {key: value * strength for key, value in self if key != "elastic_sigma"}
-        return self.model_copy(update=bounds)
+        """Every bound times `strength` (the field's smoothness stays; the flip stays
+        unless strength is 0)."""
+        bounds = {key: value * strength for key, value in self if key not in ("elastic_sigma", "flip")}
+        return self.model_copy(update={**bounds, "flip": self.flip and strength > 0})
 
 
 class Training(Strict):

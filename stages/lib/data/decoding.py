@@ -16,6 +16,10 @@ from stages.lib.data.pictures import Preparation, open_picture, prepare
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (28, 28)  # image_size auto, where no size is shared by half the images
+# image_size auto: the longest side it keeps; larger pictures are made smaller, their aspect
+# ratio kept. A 64x64 RGB picture costs the default CNN 5.2 times a 28x28 digit to train
+# (the cost table), so 54,000 of them would not fit its budget (README, "Your own images").
+MAX_AUTO_SIDE = 64
 MAX_BYTES = 4 << 30  # the prepared arrays' size, above which preprocess stops
 PROGRESS_SECONDS = 5.0
 
@@ -23,7 +27,9 @@ PROGRESS_SECONDS = 5.0
 def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[tuple[int, int], str]:
     """The image size (height, width) and why, for dataset.image_size: a size, "keep"
     (every picture must have one size) or "auto" (the size of half the pictures or more,
-    else 28x28). `where` maps each size to a picture of it."""
+    else 28x28; where the most common size has a side over MAX_AUTO_SIDE, that size made
+    smaller to MAX_AUTO_SIDE, its aspect ratio kept). `where` maps each size to a picture
+    of it."""
     counts = Counter(sizes)
     common, count = counts.most_common(1)[0]
     share = f"{count:,} of {len(sizes):,} pictures"
@@ -31,17 +37,25 @@ def choose_size(sizes: list[tuple[int, int]], image_size, where: dict) -> tuple[
         most = f"{common[0]}x{common[1]}, that of {share}"
         return tuple(image_size), f"set by dataset.image_size; the most common size was {most}"
     if len(counts) == 1:
-        return common, "every picture's size"
-    if image_size == "keep":
+        reason = "every picture's size"
+    elif image_size == "keep":
         other = next(size for size in counts if size != common)
         raise DataError(
             f"{where[other]} is {other[0]}x{other[1]} pixels, but {share} are {common[0]}x{common[1]}: with "
             "dataset.image_size keep, every picture needs one size; resize it, or set dataset.image_size "
             f"to a size such as [{common[0]}, {common[1]}] (or auto) to resize them"
         )
-    if 2 * count >= len(sizes):
-        return common, f"the most common size, that of {share}"
-    return DEFAULT_SIZE, f"28x28, as sizes vary: {len(counts)} sizes, the most common that of {share}"
+    elif 2 * count >= len(sizes):
+        reason = f"the most common size, that of {share}"
+    else:
+        return DEFAULT_SIZE, f"28x28, as sizes vary: {len(counts)} sizes, the most common that of {share}"
+    if image_size == "keep" or max(common) <= MAX_AUTO_SIDE:
+        return common, reason
+    size = tuple(max(1, round(side * MAX_AUTO_SIDE / max(common))) for side in common)
+    return size, (
+        f"most pictures are {common[0]}x{common[1]}, {share}, made smaller to train in the budget: "
+        f"image_size auto keeps at most {MAX_AUTO_SIDE} pixels a side; set dataset.image_size to change it"
+    )
 
 
 def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tuple[dict, dict]:

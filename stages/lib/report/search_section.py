@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from stages.lib.core.config import Params
+from stages.lib.core.costs import budget_sentence
 from stages.lib.core.decisions import sentence
 from stages.lib.core.params import images_of
 from stages.lib.report.figures import save_figure
@@ -84,7 +85,8 @@ def search_section(
         how = (
             "Each space is an Optuna study. Its first trial is the space's default, the base model of "
             f"params.yaml (a published recipe); the others are {sampler} within the space's ranges, layer "
-            "sizes on multiples of 8, every one of them within the space's cost bound. Each trial trains on "
+            "sizes on multiples of 8, every one of them within the space's budget (what its largest model "
+            "may cost to train as `train_final` trains it, by the cost table). Each trial trains on "
             f"the space's `train_images` class-balanced images of the search part ({images}) and is scored "
             f"on the {sizes['validation']:,} validation images. {pruning} The best challenger replaces the "
             "default only if the rule of every choice says so: better beyond the noise (McNemar's exact test "
@@ -139,6 +141,7 @@ def search_section(
             f"each at most): {summary['complete']} complete, {summary['pruned']} pruned, "
             f"{summary['fail']} failed. " + what_it_bought(summary),
             "",
+            *([f"**Budget.** {budget_sentence(summary['budget'])}", ""] if summary.get("budget") else []),
             what_held(duels[space])
             + (" (the duel, in the protocol above)." if duels[space]["duel"] else "."),
             "",

@@ -4,15 +4,17 @@ and `width` set an mlp's hidden_units to [width] * depth, `filters_N` the filter
 every Conv layer of block N (lenet: its Nth Conv layer) and `augmentation`, a strength,
 scales every bound of the base spec's augmentation (0: none, 1: the base bounds).
 The base spec is the space's default, its first trial; layer sizes are drawn on
-multiples of SIZE_STEP, and the space's most expensive model must fit its cost bound,
-so that no draw is thrown away.
+multiples of SIZE_STEP. A space's budget (max_train_final_minutes) bounds what its
+largest model costs to train as train_final trains it, on the user's data: fit_budget
+lowers the size ranges until it fits, so that no draw is thrown away.
 """
 
 import hashlib
 import json
-from typing import Mapping
+import math
+from typing import Mapping, NamedTuple
 
-from stages.lib.core.costs import REFERENCE_MACHINE, microseconds_per_image
+from stages.lib.core.costs import REFERENCE_MACHINE, training_seconds
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.search_config import SIZE_STEP, CvSearch, Space, is_integer, is_size
 from stages.lib.core.specs import ModelSpec, validate_spec
@@ -73,9 +75,10 @@ def default_values(space: Space) -> dict:
     return values
 
 
-def check_space(name: str, space: Space, input_shape: tuple[int, ...], num_classes: int) -> None:
+def check_space(name: str, space: Space) -> None:
     """A ParamsError unless the base spec is a point of the space (within every range,
-    on the size grid) and the space's most expensive model fits max_microseconds_per_image."""
+    on the size grid) and every range's high makes a valid spec (an augmentation
+    strength of 2 doubles every bound)."""
     where = f"cv_search.spaces.{name}"
     default = default_values(space)
     for key, value in default.items():
@@ -91,17 +94,92 @@ def check_space(name: str, space: Space, input_shape: tuple[int, ...], num_class
         raise ParamsError(
             f"{where}.model: hidden_units must all be the same size, as depth x width gives them"
         )
-    largest = {key: space.search[key].high for key in default if is_integer(key)}
-    cost = microseconds_per_image(
-        configure(space.model, largest, where), input_shape, num_classes, space.batch_size
-    )
-    if cost > space.max_microseconds_per_image:
-        sizes = ", ".join(f"{key} {value}" for key, value in largest.items())
+    try:
+        configure(space.model, {key: bounds.high for key, bounds in space.search.items()}, where)
+    except ParamsError as error:
         raise ParamsError(
-            f"{where}: its largest model ({sizes}) would train at about {cost:.0f} microseconds per "
-            f"image on the {REFERENCE_MACHINE} (stages/lib/core/costs.py), over max_microseconds_per_image "
-            f"{space.max_microseconds_per_image:g}: lower a size's `high` or raise the bound"
+            f"{error}: every range's `high` must give a valid model (search.augmentation's high scales "
+            "every bound of the model's augmentation); lower that high, or the model's value"
+        ) from None
+
+
+class Training(NamedTuple):
+    """How train_final trains a space's finalist: on `images` images (the search and
+    validation parts) for `epochs` epochs at `batch_size`."""
+
+    images: int
+    epochs: int
+    batch_size: int
+
+
+FIT_STEPS = 64  # the factors fit_budget tries: 1, 63/64, ..., 0
+
+
+def fit_budget(
+    name: str, space: Space, training: Training, input_shape: tuple[int, ...], num_classes: int
+) -> tuple[Space, dict]:
+    """The space with its ranges lowered until its largest model trains, as train_final
+    trains it, within max_train_final_minutes by the cost table; and the budget as
+    recorded. One rule: the sizes' headroom above the default (high - default) is
+    scaled by one factor, the largest of 1, 63/64, ..., 0 that fits, each rounded down
+    to the grid of SIZE_STEP; where the sizes at their defaults are still over, depth's
+    likewise. A ParamsError, naming the minutes needed, where the default does not fit."""
+    default = default_values(space)
+    integers = [key for key in default if is_integer(key)]
+
+    def minutes(values: dict) -> float:
+        spec = configure(space.model, values, f"cv_search.spaces.{name}")
+        seconds = training_seconds(
+            spec,
+            input_shape,
+            num_classes,
+            batch_size=training.batch_size,
+            images=training.images,
+            epochs=training.epochs,
         )
+        return seconds / 60
+
+    budget = space.max_train_final_minutes
+    if minutes(default) > budget:
+        needed = math.ceil(minutes(default) * 10) / 10
+        raise ParamsError(
+            f"cv_search.spaces.{name}: its default model alone would take about {needed:g} min of "
+            f"train_final ({training.images:,} images x {training.epochs} epochs on the {REFERENCE_MACHINE}, "
+            f"by stages/lib/core/costs.py), over max_train_final_minutes {budget:g}: raise "
+            f"max_train_final_minutes to {needed:g} or more, or set a smaller dataset.image_size"
+        )
+    largest = {key: space.search[key].high for key in integers}
+    sizes = [key for key in integers if is_size(key)]
+    for group in (sizes, [key for key in integers if key not in sizes]):  # depth only if need be
+        largest = fitted(group, largest, default, budget, minutes)
+    changed = {key: high for key, high in largest.items() if high != space.search[key].high}
+    search = {
+        key: bounds.model_copy(update={"high": largest[key]}) if key in changed else bounds
+        for key, bounds in space.search.items()
+    }
+    record = {
+        "max_train_final_minutes": budget,
+        "images": training.images,
+        "epochs": training.epochs,
+        "largest": largest,
+        "largest_minutes": round(minutes(largest), 2),
+        "lowered": {key: {"from": space.search[key].high, "to": high} for key, high in changed.items()},
+    }
+    return space.model_copy(update={"search": search}), record
+
+
+def fitted(group: list[str], highs: dict, default: dict, budget: float, minutes) -> dict:
+    """`highs` with the headroom of `group`'s keys scaled by the largest factor that
+    fits the budget (all at their defaults if none does), on each key's grid."""
+    for step in range(FIT_STEPS + 1):
+        factor = 1 - step / FIT_STEPS
+        values = dict(highs)
+        for key in group:
+            grid = SIZE_STEP if is_size(key) else 1
+            values[key] = default[key] + grid * math.floor(factor * (highs[key] - default[key]) / grid)
+        if minutes(values) <= budget:
+            break
+    return values
 
 
 def study_name(name: str, search: CvSearch, space: Space, seed: int, data_digest: str) -> str:

@@ -1,5 +1,6 @@
 """The training input stream: seeded, shuffled batches, each image given a fresh
-random affine transform every epoch when a spec asks for augmentation."""
+random affine transform, flip and brightness/contrast jitter every epoch, as far as a
+spec's augmentation asks for them."""
 
 import math
 
@@ -30,8 +31,10 @@ def training_batches(
 
     def load(indices, batch_seed):
         batch = tf.gather(images, indices)
-        if augmentation.enabled:
+        if augmentation.affine:
             batch = distort(batch, augmentation, batch_seed + seed)
+        if augmentation.photometric:
+            batch = flip_and_jitter(batch, augmentation, batch_seed + seed)
         return batch, tf.gather(labels, indices)
 
     return (
@@ -73,6 +76,37 @@ def distort(images, augmentation: Augmentation, seed):
         field = gaussian_blur(field, augmentation.elastic_sigma) * augmentation.elastic
         from_x, from_y = from_x + field[..., 0], from_y + field[..., 1]
     return bilinear(images, from_x, from_y)
+
+
+def flip_and_jitter(images, augmentation: Augmentation, seed):
+    """Each image (batch, height, width, or with channels last) mirrored left-right with
+    probability 1/2 if `augmentation.flip`, then its brightness shifted by up to
+    +-brightness and its contrast scaled by 1 +- contrast about its mean (each channel's,
+    as tf.image.adjust_contrast), drawn uniformly per image, and clipped to [0, 1].
+    TensorFlow's stateless_random_brightness and _contrast draw one value for a whole
+    batch, hence the per-image arithmetic here."""
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 1), 3)
+    gray = len(images.shape) == 3
+    if gray:
+        images = images[..., None]
+    if augmentation.flip:
+        images = tf.image.stateless_random_flip_left_right(images, seeds[0])
+    count = tf.shape(images)[0]
+    if augmentation.contrast:
+        factor = 1.0 + tf.random.stateless_uniform(
+            [count, 1, 1, 1], seeds[1], -augmentation.contrast, augmentation.contrast
+        )
+        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+        images = (images - mean) * factor + mean
+    if augmentation.brightness:
+        images += tf.random.stateless_uniform(
+            [count, 1, 1, 1], seeds[2], -augmentation.brightness, augmentation.brightness
+        )
+    if augmentation.brightness or augmentation.contrast:
+        images = tf.clip_by_value(images, 0.0, 1.0)
+    return images[..., 0] if gray else images
 
 
 def gaussian_blur(field, sigma: float):
