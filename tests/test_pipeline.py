@@ -235,10 +235,12 @@ def test_python_bytecode_beside_the_code_does_not_make_a_stage_stale(project):
     assert "up to date" in project.run("dvc", "status")
 
 
-def test_train_final_param_reruns_that_finalist_and_evaluate_then_metrics_diff(project):
+def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_metrics_diff(project):
     before = project.read_json("metrics/evaluate.json")["mlp_final"]
     project.edit_params("train_final", mlp={"epochs": 3, "batch_size": 128})
-    assert project.repro() == ["train_final@mlp", "evaluate"]
+    # the search too: its budget is minutes of train_final as train_final.mlp trains
+    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate"]
+    assert project.read_json("metrics/cv_search/mlp/metrics.json")["budget"]["epochs"] == 3
     project.commit("train_final@mlp for 3 epochs")
     diff = json.loads(project.run("dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))
     assert diff["metrics/evaluate.json"]["mlp_final.accuracy"]["old"] == before["accuracy"]
