@@ -42,7 +42,7 @@ from stages.lib.core.paths import DATASET_INFO, FINALISTS, METRICS_DIR, SPLIT_DI
 from stages.lib.data.splitting import balanced_subset
 from stages.lib.search.objectives import cross_validation_objective, trial_objective
 from stages.lib.search.results import decide, summary, trial_table
-from stages.lib.search.spaces import Training, check_space, fit_budget, study_name
+from stages.lib.search.spaces import check_space, fit_budget, study_name
 from stages.lib.search.studies import STORAGE_ENV, n_trials, open_study, optimize, run_study, storage_url
 from stages.lib.training.distribution import strategy_scope
 
@@ -62,8 +62,15 @@ def main(args):
         validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
         check_space(args.space, space)
         final = getattr(params.train_final, args.space)
-        training = Training(len(y) + len(validation[1]), final.epochs, final.batch_size)
-        space, budget = fit_budget(args.space, space, training, x.shape[1:], options["num_classes"])
+        space, budget = fit_budget(
+            args.space,
+            space,
+            x.shape[1:],
+            options["num_classes"],
+            images=len(y) + len(validation[1]),  # train_final's: the search and validation images
+            epochs=final.epochs,
+            batch_size=final.batch_size,
+        )
         print(f"cv_search.spaces.{args.space}'s budget: {budget_sentence(budget)}", flush=True)
         chosen = balanced_subset(y, images_of(space.train_images, len(y)), options["seed"])
         x, y = x[chosen], y[chosen]

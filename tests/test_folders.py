@@ -145,7 +145,7 @@ def test_auto_makes_large_photos_smaller_with_their_aspect_ratio_kept():
     assert choose_size([(480, 640)], [120, 160], where)[0] == (120, 160)
 
 
-def test_large_photos_are_decoded_small_enough_for_the_memory_guard(tmp_path):
+def test_large_photos_are_decoded_at_the_smaller_size(tmp_path):
     """Photos of 480x640, prepared at 48x64: 100 times fewer pixels than kept."""
     gradient = np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None].repeat(480, 0).repeat(3, 2)
     for part in ("train", "test"):

@@ -301,9 +301,10 @@ def test_a_space_whose_default_is_off_it_is_refused(change, message):
     assert message in str(error.value)
 
 
-def mnist_training(name: str, images: int = 54_000) -> spaces.Training:
+def mnist_training(name: str, images: int = 54_000) -> dict:
+    """How train_final trains the space's finalist (54,000 images: MNIST's)."""
     settings = getattr(PARAMS.train_final, name)
-    return spaces.Training(images, settings.epochs, settings.batch_size)
+    return {"images": images, "epochs": settings.epochs, "batch_size": settings.batch_size}
 
 
 def test_mnists_budgets_are_the_old_per_image_bounds_and_leave_its_spaces_as_they_are():
@@ -312,13 +313,13 @@ def test_mnists_budgets_are_the_old_per_image_bounds_and_leave_its_spaces_as_the
     for name, microseconds in (("mlp", 250), ("cnn", 500)):
         space, training = getattr(PARAMS.cv_search.spaces, name), mnist_training(name)
         assert space.max_train_final_minutes * 60e6 == pytest.approx(
-            microseconds * training.images * training.epochs
+            microseconds * training["images"] * training["epochs"]
         )
-        fitted, budget = spaces.fit_budget(name, space, training, (28, 28), 10)
+        fitted, budget = spaces.fit_budget(name, space, (28, 28), 10, **training)
         assert fitted == space and budget["lowered"] == {}
         assert budget["largest"] == {key: space.search[key].high for key in budget["largest"]}
         assert budget["largest_minutes"] <= space.max_train_final_minutes
-    sentence = costs.budget_sentence(spaces.fit_budget("cnn", space, training, (28, 28), 10)[1])
+    sentence = costs.budget_sentence(spaces.fit_budget("cnn", space, (28, 28), 10, **training)[1])
     assert sentence == (
         "The largest model (filters_1 48, filters_2 96, dense_units 384) takes about 5.2 min of train_final "
         "(54,000 images x 12 epochs), within max_train_final_minutes 5.4."
@@ -327,12 +328,7 @@ def test_mnists_budgets_are_the_old_per_image_bounds_and_leave_its_spaces_as_the
 
 def minutes(space, values, training, shape) -> float:
     spec = spaces.configure(space.model, values)
-    return (
-        costs.training_seconds(
-            spec, shape, 10, batch_size=training.batch_size, images=training.images, epochs=training.epochs
-        )
-        / 60
-    )
+    return costs.training_seconds(spec, shape, 10, **training) / 60
 
 
 def test_bigger_pictures_lower_every_size_by_one_rule_until_the_largest_model_fits():
@@ -341,8 +337,8 @@ def test_bigger_pictures_lower_every_size_by_one_rule_until_the_largest_model_fi
     assert minutes(space, default, training, shape) < space.max_train_final_minutes
     highs = {key: space.search[key].high for key in ("filters_1", "filters_2", "dense_units")}
     assert minutes(space, highs, training, shape) > space.max_train_final_minutes
-    fitted, budget = spaces.fit_budget("cnn", space, training, shape, 10)
-    assert fitted == spaces.fit_budget("cnn", space, training, shape, 10)[0]  # deterministic
+    fitted, budget = spaces.fit_budget("cnn", space, shape, 10, **training)
+    assert fitted == spaces.fit_budget("cnn", space, shape, 10, **training)[0]  # deterministic
     lowered = {key: fitted.search[key].high for key in highs}
     assert budget["largest"] == lowered and budget["lowered"] == {
         key: {"from": highs[key], "to": lowered[key]} for key in highs if lowered[key] != highs[key]
@@ -371,7 +367,7 @@ def test_depth_is_lowered_only_where_the_sizes_at_their_defaults_are_still_over(
     training = mnist_training("mlp")
     budget = minutes(space, at_defaults, training, shape) - 0.01  # depth 3 at width 1024: just over
     tight = space.model_copy(update={"max_train_final_minutes": budget})
-    fitted, record = spaces.fit_budget("mlp", tight, training, shape, 10)
+    fitted, record = spaces.fit_budget("mlp", tight, shape, 10, **training)
     assert record["largest"] == {"depth": 2, "width": 1024} and fitted.search["depth"].high == 2
     assert record["lowered"] == {"depth": {"from": 3, "to": 2}, "width": {"from": 1600, "to": 1024}}
 
@@ -379,7 +375,7 @@ def test_depth_is_lowered_only_where_the_sizes_at_their_defaults_are_still_over(
 def test_a_default_over_its_budget_is_refused_with_the_key_and_the_minutes_it_needs():
     space, training = PARAMS.cv_search.spaces.cnn, mnist_training("cnn")
     with pytest.raises(ParamsError) as error:
-        spaces.fit_budget("cnn", space, training, (64, 64, 3), 10)
+        spaces.fit_budget("cnn", space, (64, 64, 3), 10, **training)
     assert str(error.value).startswith(
         "cv_search.spaces.cnn: its default model alone would take about 21.1 min of train_final "
         "(54,000 images x 12 epochs on the 2-core Intel Xeon"
@@ -389,7 +385,7 @@ def test_a_default_over_its_budget_is_refused_with_the_key_and_the_minutes_it_ne
         "smaller dataset.image_size"
     )
     roomier = space.model_copy(update={"max_train_final_minutes": 21.1})
-    assert spaces.fit_budget("cnn", roomier, training, (64, 64, 3), 10)[1]["lowered"]
+    assert spaces.fit_budget("cnn", roomier, (64, 64, 3), 10, **training)[1]["lowered"]
 
 
 def test_the_cost_table_grows_with_the_model_and_takes_the_nearest_batch_size():
@@ -419,7 +415,7 @@ def test_qmc_draws_every_trial_on_the_grid_and_within_the_budget():
     space's budget, sizes on multiples of 8, and the same seed draws the same; also in
     a space lowered to fit bigger pictures."""
     training, shape = mnist_training("cnn", 30_000), (36, 36, 3)
-    space, budget = spaces.fit_budget("cnn", PARAMS.cv_search.spaces.cnn, training, shape, 10)
+    space, budget = spaces.fit_budget("cnn", PARAMS.cv_search.spaces.cnn, shape, 10, **training)
     assert budget["lowered"]
 
     def draws(seed):

@@ -12,7 +12,7 @@ lowers the size ranges until it fits, so that no draw is thrown away.
 import hashlib
 import json
 import math
-from typing import Mapping, NamedTuple
+from typing import Mapping
 
 from stages.lib.core.costs import REFERENCE_MACHINE, training_seconds
 from stages.lib.core.errors import ParamsError
@@ -103,48 +103,42 @@ def check_space(name: str, space: Space) -> None:
         ) from None
 
 
-class Training(NamedTuple):
-    """How train_final trains a space's finalist: on `images` images (the search and
-    validation parts) for `epochs` epochs at `batch_size`."""
-
-    images: int
-    epochs: int
-    batch_size: int
-
-
 FIT_STEPS = 64  # the factors fit_budget tries: 1, 63/64, ..., 0
 
 
 def fit_budget(
-    name: str, space: Space, training: Training, input_shape: tuple[int, ...], num_classes: int
+    name: str,
+    space: Space,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    images: int,
+    epochs: int,
+    batch_size: int,
 ) -> tuple[Space, dict]:
     """The space with its ranges lowered until its largest model trains, as train_final
-    trains it, within max_train_final_minutes by the cost table; and the budget as
-    recorded. One rule: the sizes' headroom above the default (high - default) is
-    scaled by one factor, the largest of 1, 63/64, ..., 0 that fits, each rounded down
-    to the grid of SIZE_STEP; where the sizes at their defaults are still over, depth's
-    likewise. A ParamsError, naming the minutes needed, where the default does not fit."""
+    trains it (on `images` images for `epochs` epochs at `batch_size`), within
+    max_train_final_minutes by the cost table; and the budget as recorded. One rule:
+    the sizes' headroom above the default (high - default) is scaled by one factor,
+    the largest of 1, 63/64, ..., 0 that fits, each rounded down to the grid of
+    SIZE_STEP; where the sizes at their defaults are still over, depth's likewise. A
+    ParamsError, naming the minutes needed, where the default does not fit."""
     default = default_values(space)
     integers = [key for key in default if is_integer(key)]
 
     def minutes(values: dict) -> float:
         spec = configure(space.model, values, f"cv_search.spaces.{name}")
         seconds = training_seconds(
-            spec,
-            input_shape,
-            num_classes,
-            batch_size=training.batch_size,
-            images=training.images,
-            epochs=training.epochs,
+            spec, input_shape, num_classes, batch_size=batch_size, images=images, epochs=epochs
         )
         return seconds / 60
 
     budget = space.max_train_final_minutes
-    if minutes(default) > budget:
-        needed = math.ceil(minutes(default) * 10) / 10
+    if (needed := minutes(default)) > budget:
+        needed = math.ceil(needed * 10) / 10
         raise ParamsError(
             f"cv_search.spaces.{name}: its default model alone would take about {needed:g} min of "
-            f"train_final ({training.images:,} images x {training.epochs} epochs on the {REFERENCE_MACHINE}, "
+            f"train_final ({images:,} images x {epochs} epochs on the {REFERENCE_MACHINE}, "
             f"by stages/lib/core/costs.py), over max_train_final_minutes {budget:g}: raise "
             f"max_train_final_minutes to {needed:g} or more, or set a smaller dataset.image_size"
         )
@@ -159,8 +153,8 @@ def fit_budget(
     }
     record = {
         "max_train_final_minutes": budget,
-        "images": training.images,
-        "epochs": training.epochs,
+        "images": images,
+        "epochs": epochs,
         "largest": largest,
         "largest_minutes": round(minutes(largest), 2),
         "lowered": {key: {"from": space.search[key].high, "to": high} for key, high in changed.items()},
