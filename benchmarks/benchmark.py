@@ -69,8 +69,7 @@ import json, time
 from stages.lib.core.cli import configure_tensorflow
 configure_tensorflow()
 from stages.lib.core.artifacts import load_arrays
-from stages.lib.report.final_choice import chosen_final
-from stages.lib.core.model_files import load_model
+from stages.lib.core.model_files import chosen_final, load_model
 from stages.lib.core.paths import PREPARED_DIR, model_path
 final = chosen_final()
 model = load_model(model_path(final))

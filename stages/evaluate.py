@@ -22,6 +22,7 @@ from stages.lib.core.config import load_params
 from stages.lib.core.model_files import load_model
 from stages.lib.core.paths import (
     DATASET_INFO,
+    FINAL_CHOICE,
     FINALISTS,
     METRICS_DIR,
     PREPARED_DIR,
@@ -33,7 +34,7 @@ from stages.lib.core.paths import (
 )
 from stages.lib.report.curves import learning_curves
 from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
-from stages.lib.report.final_choice import FINAL_CHOICE, choose_final, held_out_accuracy
+from stages.lib.report.final_choice import choose_final, held_out_accuracy
 from stages.lib.report.markdown import Run, write_report
 
 OUT_DIR = METRICS_DIR / "evaluate"

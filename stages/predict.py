@@ -10,51 +10,35 @@ were made; for a folder dataset, resized to its image size with the aspect ratio
 and padded, in grayscale or RGB (dataset.color). A .npy file holds one image or a
 batch (n, height, width[, 3]) of the size the model takes, already like the dataset's.
 Prints each image's predicted class, by the name the dataset gives it, and its
-probability (with --json, one JSON object: the model's name and the answers). A file
-that cannot be used gets an error line and the exit status 1; the other files are still
-classified. The default model is `final`, the finalist evaluate chose (it records its
+probability (with --json, one JSON object: the model's name and the answers, with every
+class's probability, as stages.serve answers). A file that cannot be used gets an error
+line and the exit status 1; the other files are still classified. The default model is `final`, the finalist evaluate chose (it records its
 choice in metrics/final.json).
 """
 
 import json
 import sys
 
-from stages.lib.core.artifacts import read_json
 from stages.lib.core.cli import import_tensorflow_quietly, run_stage
 from stages.lib.core.errors import DataError
-from stages.lib.core.model_files import load_model
-from stages.lib.core.paths import DATASET_INFO, FINALISTS, model_path
-from stages.lib.data.pictures import Preparation, read_images
-from stages.lib.report.final_choice import chosen_final
-
-MODELS = ("final", "baseline", "big", *(f"{space}_final" for space in FINALISTS))
+from stages.lib.data.pictures import read_images
+from stages.lib.serving.classifier import MODELS, Classifier
 
 
 def main(args):
-    dataset = read_json(DATASET_INFO)
-    preparation = Preparation(tuple(dataset["image_size"]), dataset["color"], dataset["centre"])
-    name = chosen_final() if args.model == "final" else args.model
     import_tensorflow_quietly()
-    model = load_model(model_path(name))
+    classifier = Classifier(args.model)
     answers = []
     for path in args.files:
         try:
-            images = read_images(path, preparation)
+            images = read_images(path, classifier.preparation)
         except DataError as error:
             answers.append({"file": path, "error": str(error)})
             continue
-        probabilities = model.predict(images, verbose=0)
-        for index, row in enumerate(probabilities):
-            answers.append(
-                {
-                    "file": path,
-                    **({"index": index} if path.endswith(".npy") else {}),
-                    "class": dataset["classes"][row.argmax()],
-                    "probability": float(row.max()),
-                }
-            )
+        for index, answer in enumerate(classifier.answers(images)):
+            answers.append({"file": path, **({"index": index} if path.endswith(".npy") else {}), **answer})
     if args.json:
-        print(json.dumps({"model": name, "predictions": answers}, indent=2))
+        print(json.dumps({"model": classifier.name, "predictions": answers}, indent=2))
     for answer in answers:
         where = answer["file"] + (f"[{answer['index']}]" if "index" in answer else "")
         if "error" in answer:

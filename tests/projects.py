@@ -81,6 +81,7 @@ ALL_STAGES = [
     "train_final@mlp",
     "train_final@cnn",
     "evaluate",
+    "export",
 ]
 MODELS = ("baseline", "big", "mlp_final", "cnn_final")
 

@@ -83,9 +83,12 @@ def test_foreach_stages_run_each_finalist():
         assert DVC_YAML["stages"][name]["foreach"] == list(FINALISTS)
 
 
-def test_only_evaluate_reads_the_test_set():
+def test_only_evaluate_scores_the_test_set():
+    """export reads it too, only to check that each exported format predicts what the
+    trained model predicts: nothing is chosen there, and no params of the training stages."""
     readers = [name for name, stage in STAGES.items() if "data/prepared/test.npz" in paths(stage["deps"])]
-    assert readers == ["evaluate"]
+    assert readers == ["evaluate", "export"]
+    assert STAGES["export"]["params"] == ["export"]
 
 
 def test_metrics_stay_in_git_and_every_stage_but_evaluate_is_run_cached():

@@ -38,7 +38,7 @@ def project(tmp_path_factory, dataset_folder) -> Project:
     return reproduced_project(tmp_path_factory, mirror, {"dataset": {"files": files}, **SMALL_SETTINGS})
 
 
-def test_first_repro_runs_all_eight_stages(project):
+def test_first_repro_runs_all_nine_stages(project):
     assert sorted(project.first_run) == sorted(ALL_STAGES)
     scores = project.read_json("metrics/evaluate.json")
     assert set(scores) == {"random_guess", *MODELS, "final"}
@@ -96,6 +96,18 @@ def test_first_repro_runs_all_eight_stages(project):
     assert f"scores {scores['baseline']['accuracy']:.4f}" in report
     assert report.startswith("# MNIST: the evaluation report")
     assert "MNIST's 28x28 grayscale images into 10 classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in report
+    exported = project.read_json("metrics/export.json")
+    assert list(exported) == ["final"] and exported["final"]["model"] == final["kept"]
+    assert list(exported["final"]["formats"]) == [
+        "keras",
+        "saved_model",
+        "litert",
+        "litert_dynamic_range",
+        "onnx",
+    ]
+    for kind, row in exported["final"]["formats"].items():
+        assert (project.root / row["file"]).exists() and row["bytes"] > 0
+        assert row["agreement"] == 1.0 or kind == "litert_dynamic_range"
 
 
 def test_second_repro_runs_nothing(project):
@@ -181,7 +193,13 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
         outs = paths(stage.get("outs")) + paths(stage.get("metrics"))
         assert [path for path in record["read"] if not within(path, deps + outs)] == [], name
         assert [path for path in record["written"] if not within(path, outs)] == [], name
-        assert [dep for dep in deps if not any(within(path, [dep]) for path in record["read"])] == [], name
+        # export declares every trained model, and reads the ones export.models names
+        unread_models = {f"models/{model}.keras" for model in MODELS} if name == "export" else set()
+        assert [
+            dep
+            for dep in deps
+            if dep not in unread_models and not any(within(p, [dep]) for p in record["read"])
+        ] == [], name
         assert [out for out in outs if not any(within(path, [out]) for path in record["written"])] == [], name
         declared = stage.get("params", [])
         assert [
@@ -214,6 +232,7 @@ TRAINING_STAGES = [
         ),
         ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
         ("stages/evaluate.py", ["evaluate"]),
+        ("stages/lib/serving/formats.py", ["export"]),
     ],
 )
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):
@@ -239,7 +258,7 @@ def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_
     before = project.read_json("metrics/evaluate.json")["mlp_final"]
     project.edit_params("train_final", mlp={"epochs": 3, "batch_size": 128})
     # the search too: its budget is minutes of train_final as train_final.mlp trains
-    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate"]
+    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate", "export"]
     assert project.read_json("metrics/cv_search/mlp/metrics.json")["budget"]["epochs"] == 3
     project.commit("train_final@mlp for 3 epochs")
     diff = json.loads(project.run("dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))

@@ -10,24 +10,18 @@ import pytest
 import tensorflow as tf
 
 from stages.lib.core.errors import DataError
-from stages.lib.core.model_files import save_model
-from stages.lib.core.specs import validate_spec
 from stages.lib.data.pictures import Preparation, read_images, to_model_input
-from stages.lib.training.fitting import train
-from tests import REPO
-from tests.real_data import subset
+from tests import REPO, workspaces
+from tests.workspaces import CLASSES, trained_workspace
 
 MNIST = (28, 28)
 DIGITS = Preparation(MNIST, centre="mass")  # how predict prepares pictures for MNIST
-CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 @pytest.fixture(scope="module")
 def digits(dataset_folder):
     """3,000 training and 40 test digits as the pipeline feeds them: pixels in [0, 1]."""
-    return [
-        ((images / 255.0).astype(np.float32), labels) for images, labels in subset(dataset_folder, 3000, 40)
-    ]
+    return workspaces.digits(dataset_folder)
 
 
 def as_users_photo(digit: np.ndarray, index: int) -> np.ndarray:
@@ -110,37 +104,7 @@ def test_npy_batches_keep_their_pixels(tmp_path):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits):
-    """A folder laid out like the repository after `dvc repro`, with a small CNN
-    trained on 3,000 real digits as cnn_final, a much worse MLP as mlp_final, and
-    preprocess's description of MNIST with the classes renamed, as another dataset would
-    name them."""
-    root = tmp_path_factory.mktemp("workspace")
-    (root / "data" / "prepared").mkdir(parents=True)
-    (root / "data" / "prepared" / "dataset.json").write_text(
-        json.dumps({"classes": CLASSES, "image_size": [28, 28], "color": "grayscale", "centre": "mass"})
-    )
-    train_data, test_data = digits
-    cnn = validate_spec(
-        {
-            "family": "lenet",
-            "filters": [8, 16],
-            "kernel_size": 5,
-            "dense_units": 32,
-            "optimizer": "adam",
-            "learning_rate": 0.003,
-        },
-        "cnn",
-    )
-    mlp = validate_spec(
-        {"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.0001},
-        "mlp",
-    )
-    for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
-        model, _ = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
-        save_model(model, root / "models" / f"{name}_final.keras")
-    (root / "metrics").mkdir()
-    (root / "metrics" / "final.json").write_text(json.dumps({"kept": "cnn_final"}))
-    return root
+    return trained_workspace(tmp_path_factory.mktemp("workspace"), digits)
 
 
 def predict(workspace, *args):

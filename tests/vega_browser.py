@@ -8,14 +8,14 @@ test sees each view and the marks Vega drew in it.
 """
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
 from dvc_render.html import PAGE_HTML
 from dvc_render.vega import VegaRenderer
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+from tests import browser
+
 VEGA_DIR = Path(sys.prefix) / "share" / "vega"
 CDN_SCRIPT = re.compile(r'src="https://cdn\.jsdelivr\.net/npm/([\w-]+)@[\d.]+"')
 
@@ -41,14 +41,7 @@ return renderedViews.map(({element, view}) => [element, countItems(view.scenegra
 
 def missing() -> str | None:
     """Why the browser check cannot run here, or None."""
-    for path, remedy in (
-        (CHROMIUM, "apt-get install chromium chromium-driver"),
-        (CHROMEDRIVER, "apt-get install chromium-driver"),
-        (VEGA_DIR / "vega-embed.min.js", "make browser-deps"),
-    ):
-        if not Path(path).exists() and not shutil.which(Path(path).name):
-            return f"{path} not found: run `{remedy}`"
-    return None
+    return browser.missing((VEGA_DIR / "vega-embed.min.js", "make browser-deps"))
 
 
 def offline_template() -> str:
@@ -63,25 +56,9 @@ def render(page: Path, screenshot: Path, expected_views: int, timeout: float = 6
     """Data-mark items per rendered view of `page`; fails on a Vega error or when fewer
     than `expected_views` views render within `timeout` seconds. Saves a screenshot of
     the whole page."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.wait import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which(CHROMIUM) or CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--allow-file-access-from-files",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which(CHROMEDRIVER) or CHROMEDRIVER), options=options)
+    driver = browser.chromium()
     try:
         driver.get(page.as_uri())
         WebDriverWait(driver, timeout).until(

@@ -4,6 +4,8 @@ interrupted stage never leaves a half-written artifact for DVC to cache."""
 
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder to fill; it replaces the folder `path` (and everything in
+    it) if the block succeeds, and is removed if it fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    temporary.chmod(0o755)  # as a folder made by mkdir is, not mkdtemp's 0o700
+    try:
+        yield temporary
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:

@@ -10,6 +10,7 @@ from pydantic import Field
 from stages.lib.core.dataset import Dataset
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import CountOrFraction, Strict, checked, images_of, problem, read_yaml
+from stages.lib.core.paths import TRAINED_MODELS
 from stages.lib.core.search_config import CvSearch
 from stages.lib.core.specs import ModelSpec
 
@@ -78,6 +79,21 @@ class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
     cnn: FinalSection
 
 
+class Export(Strict):
+    models: Annotated[list[Literal["final", *TRAINED_MODELS]], Field(min_length=1)]
+    dynamic_range: bool
+    tolerance: Annotated[float, Field(gt=0.0, lt=1.0)]
+    min_dynamic_range_agreement: Annotated[float, Field(gt=0.0, le=1.0)]
+    timing_runs: PositiveInt
+
+    @pydantic.field_validator("models")
+    @classmethod
+    def _once_each(cls, models: list[str]) -> list[str]:
+        if len(set(models)) < len(models):
+            raise problem("", f" names a model twice: {models}; name each once")
+        return models
+
+
 class Params(Strict):
     seed: Annotated[int, Field(ge=0)]
     # Every choice between two models keeps the better one only where McNemar's test
@@ -90,6 +106,7 @@ class Params(Strict):
     train_big: TrainSection
     cv_search: CvSearch
     train_final: TrainFinal
+    export: Export
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

@@ -15,3 +15,7 @@ class DataError(PipelineError):
 
 class DownloadError(PipelineError):
     """No source delivered a file with the expected checksum."""
+
+
+class ExportError(PipelineError):
+    """An exported format does not predict what the trained model predicts."""

@@ -1,9 +1,10 @@
-"""Saving and loading trained models (.keras files)."""
+"""Saving and loading trained models (.keras files), and which one is `final`."""
 
 from pathlib import Path
 
-from stages.lib.core.artifacts import atomic_path
+from stages.lib.core.artifacts import atomic_path, read_json
 from stages.lib.core.errors import DataError
+from stages.lib.core.paths import FINAL_CHOICE
 
 
 def save_model(model, path: Path) -> None:
@@ -18,3 +19,10 @@ def load_model(path: Path):
     if not Path(path).exists():
         raise DataError(f"{path} not found: run `dvc repro` to produce it")
     return keras.models.load_model(path, safe_mode=True)
+
+
+def chosen_final() -> str:
+    """The name of the model evaluate chose as `final` (it writes FINAL_CHOICE)."""
+    if not FINAL_CHOICE.exists():
+        raise DataError(f"{FINAL_CHOICE} not found: run `dvc repro` so that evaluate chooses the final model")
+    return read_json(FINAL_CHOICE)["kept"]

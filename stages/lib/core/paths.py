@@ -13,6 +13,13 @@ DATASET_INFO = PREPARED_DIR / "dataset.json"
 # The model families searched and trained to the end: cv_search.spaces and
 # train_final's sections name them, and dvc.yaml's foreach stages run one of each.
 FINALISTS = ("mlp", "cnn")
+# Every model the pipeline trains, by the name of its file (model_path); `final` is one
+# of the finalists (metrics/final.json says which).
+TRAINED_MODELS = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
+# Where evaluate records its choice of `final` between the finalists.
+FINAL_CHOICE = METRICS_DIR / "final.json"
+# Where the export stage writes each exported model's formats.
+EXPORT_DIR = MODELS_DIR / "export"
 
 
 def model_path(name: str) -> Path:

@@ -1,15 +1,11 @@
 """Which finalist is `final`: chosen by evaluate on the holdout images by the rule of
-every decision (stages.lib.core.decisions), recorded for stages.predict and
-`dvc metrics diff`."""
+every decision (stages.lib.core.decisions), recorded in FINAL_CHOICE for stages.predict,
+stages.serve, the export stage and `dvc metrics diff`."""
 
 from stages.lib.core.artifacts import read_json
 from stages.lib.core.costs import TRAINING_COST
 from stages.lib.core.decisions import Candidate, record
-from stages.lib.core.errors import DataError
-from stages.lib.core.paths import METRICS_DIR, training_log_dir
-
-# Where evaluate records the choice of `final` (stages.predict reads it).
-FINAL_CHOICE = METRICS_DIR / "final.json"
+from stages.lib.core.paths import training_log_dir
 
 
 def held_out_accuracy(name: str) -> float:
@@ -30,10 +26,3 @@ def choose_final(finalists: dict, holdout, duels: dict[str, dict], significance:
         duel = duels[space]
         candidates.append(Candidate(f"{space}_final", right, duel["candidates"][duel["kept"]]["cost"]))
     return record(*candidates, significance=significance, cost=TRAINING_COST)
-
-
-def chosen_final() -> str:
-    """The name of the model evaluate chose as `final` (it writes FINAL_CHOICE)."""
-    if not FINAL_CHOICE.exists():
-        raise DataError(f"{FINAL_CHOICE} not found: run `dvc repro` so that evaluate chooses the final model")
-    return read_json(FINAL_CHOICE)["kept"]

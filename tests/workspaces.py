@@ -1,0 +1,63 @@
+"""A folder laid out like the repository after `dvc repro`, with small models trained on
+real MNIST digits, for the tests of what comes after the pipeline: stages.predict,
+stages.serve and the export stage's library."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib.core.artifacts import save_arrays
+from stages.lib.core.model_files import save_model
+from stages.lib.core.specs import validate_spec
+from stages.lib.training.fitting import train
+from tests.real_data import subset
+
+CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def digits(dataset_folder: Path, train_size: int = 3000, test_size: int = 40):
+    """Training and test digits of real MNIST as the pipeline feeds them: pixels in [0, 1]."""
+    return [
+        ((images / 255.0).astype(np.float32), labels)
+        for images, labels in subset(dataset_folder, train_size, test_size)
+    ]
+
+
+def trained_workspace(root: Path, digits) -> Path:
+    """`root` made a workspace: a small CNN trained on the training `digits` as cnn_final
+    (evaluate's choice of `final`), a much worse MLP as mlp_final, preprocess's
+    description of MNIST with the classes renamed, as another dataset would name them, the
+    test digits as data/prepared/test.npz and the two models' accuracy on them as
+    metrics/evaluate.json."""
+    (root / "data" / "prepared").mkdir(parents=True)
+    (root / "data" / "prepared" / "dataset.json").write_text(
+        json.dumps({"classes": CLASSES, "image_size": [28, 28], "color": "grayscale", "centre": "mass"})
+    )
+    train_data, test_data = digits
+    save_arrays(root / "data" / "prepared" / "test.npz", x=test_data[0], y=test_data[1])
+    cnn = validate_spec(
+        {
+            "family": "lenet",
+            "filters": [8, 16],
+            "kernel_size": 5,
+            "dense_units": 32,
+            "optimizer": "adam",
+            "learning_rate": 0.003,
+        },
+        "cnn",
+    )
+    mlp = validate_spec(
+        {"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.0001},
+        "mlp",
+    )
+    scores = {}
+    for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
+        model, _ = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
+        save_model(model, root / "models" / f"{name}_final.keras")
+        predicted = model.predict(test_data[0], verbose=0).argmax(axis=1)
+        scores[f"{name}_final"] = {"accuracy": float(np.mean(predicted == test_data[1]))}
+    (root / "metrics").mkdir()
+    (root / "metrics" / "final.json").write_text(json.dumps({"kept": "cnn_final"}))
+    (root / "metrics" / "evaluate.json").write_text(json.dumps({**scores, "final": scores["cnn_final"]}))
+    return root
