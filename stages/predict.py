@@ -12,8 +12,8 @@ batch (n, height, width[, 3]) of the size the model takes, already like the data
 Prints each image's predicted class, by the name the dataset gives it, and its
 probability (with --json, one JSON object: the model's name and the answers, with every
 class's probability, as stages.serve answers). A file that cannot be used gets an error
-line and the exit status 1; the other files are still classified. The default model is `final`, the finalist evaluate chose (it records its
-choice in metrics/final.json).
+line and the exit status 1; the other files are still classified. The default model is
+`final`, the finalist evaluate chose (it records its choice in metrics/final.json).
 """
 
 import json

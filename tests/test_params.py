@@ -61,6 +61,19 @@ def test_the_repository_params_are_valid_and_typed():
         ("seed", None, "seed must be an integer, got None"),
         ("significance", 0.5, "significance must be < 0.5, got 0.5"),
         ("significance", "5%", "significance must be a number, got '5%'"),
+        (
+            "export",
+            {"models": ["final", "cnn_fianl"]},
+            "export.models[1] must be one of 'final', 'baseline', 'big', 'mlp_final', 'cnn_final', "
+            "got 'cnn_fianl' (did you mean 'cnn_final'?)",
+        ),
+        (
+            "export",
+            {"models": ["final", "final"]},
+            "export.models names a model twice: ['final', 'final']; name each once",
+        ),
+        ("export", {"models": []}, "export.models must have at least 1 item(s), got 0"),
+        ("export", {"tolerance": 0}, "export.tolerance must be > 0.0, got 0"),
     ],
 )
 def test_a_bad_value_names_its_key_what_was_expected_and_what_was_there(section, changes, message):

@@ -216,7 +216,7 @@ def server(workspace, tmp_path_factory):
         process.wait(timeout=30)
 
 
-def test_a_one_drawn_on_the_page_in_chromium_is_classified(server, tmp_path):
+def test_a_one_drawn_on_the_page_in_chromium_is_classified_and_so_is_an_upload(server, digits, tmp_path):
     if reason := browser.missing():
         pytest.skip(reason)
     from selenium.webdriver.common.action_chains import ActionChains
@@ -249,6 +249,12 @@ def test_a_one_drawn_on_the_page_in_chromium_is_classified(server, tmp_path):
         assert bars["one"] > 0.5 and abs(sum(bars.values()) - 1) < 0.02, bars
         driver.find_element(By.ID, "clear").click()
         assert driver.find_element(By.ID, "top-class").text == "–"
+        photo = tmp_path / "digit.png"
+        photo.write_bytes(png(as_users_photo(digits[1][0][0], 0)))
+        answer = httpx2.post(f"{url}/predict", files={"file": ("digit.png", photo.read_bytes())}).json()
+        driver.find_element(By.ID, "upload").send_keys(str(photo))
+        expected = answer["predictions"][0]["class"]
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "top-class").text == expected)
     except Exception:
         driver.save_screenshot(str(screenshot))
         print(f"screenshot of the page: {screenshot}\nthe server's log:\n{log.read_text()}")
