@@ -32,8 +32,9 @@ def relative(path) -> str | None:
 
 
 def temporary(path: str) -> bool:
-    """A file that stages.lib.core.artifacts.atomic_path writes before renaming it."""
-    return Path(path).name.startswith(".") and ".tmp" in Path(path).name
+    """A file that stages.lib.core.artifacts.atomic_path writes before renaming it, or
+    one in a folder that atomic_folder fills before renaming it."""
+    return any(part.startswith(".") and ".tmp" in part for part in Path(path).parts)
 
 
 def audit(event: str, args: tuple) -> None:
