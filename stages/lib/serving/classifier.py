@@ -15,11 +15,9 @@ MODELS = ("final", *TRAINED_MODELS)  # what --model accepts
 class Classifier:
     def __init__(self, model: str = "final"):
         """`model`: one of MODELS; final is the finalist evaluate chose."""
-        self.dataset = read_json(DATASET_INFO)
-        self.classes = self.dataset["classes"]
-        self.preparation = Preparation(
-            tuple(self.dataset["image_size"]), self.dataset["color"], self.dataset["centre"]
-        )
+        dataset = read_json(DATASET_INFO)
+        self.classes = dataset["classes"]
+        self.preparation = Preparation(tuple(dataset["image_size"]), dataset["color"], dataset["centre"])
         self.name = chosen_final() if model == "final" else model
         self.model = load_model(model_path(self.name))
 
