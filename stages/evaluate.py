@@ -27,6 +27,7 @@ from stages.lib.core.paths import (
     METRICS_DIR,
     PREPARED_DIR,
     SPLIT_DIR,
+    TRAINED_MODELS,
     best_config_path,
     duel_path,
     model_path,
@@ -51,7 +52,7 @@ def main(args):
     params = load_params()
     dataset = read_json(DATASET_INFO)
     classes, sizes = dataset["classes"], params.split.sizes(dataset["images"]["train"])
-    models = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
+    models = TRAINED_MODELS
     trained = {name: load_model(model_path(name)) for name in models}
     duels = {space: read_json(duel_path(space)) for space in FINALISTS}
     final_choice = choose_final(
