@@ -7,7 +7,7 @@ from pathlib import Path
 from stages.lib.core.config import Export
 from stages.lib.core.model_files import chosen_final, load_model
 from stages.lib.core.paths import model_path
-from stages.lib.serving.checks import check, measure, predict_all
+from stages.lib.serving.checks import BATCH, check, measure, predict_all
 from stages.lib.serving.formats import format_paths, runner, write_formats
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,14 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
         shown = shown_folder / path.relative_to(folder) if kind != "keras" else path
         row = {"file": str(shown), **measure(run, path, images, labels, reference, settings.timing_runs)}
         log.info(
-            "%s %s: %s bytes, %.3f ms per image, %s images/s in batches of 256, agreement %.4f "
+            "%s %s: %s bytes, %.3f ms per image, %s images/s in batches of %d, agreement %.4f "
             "(largest probability difference %.2g)",
             name,
             kind,
             f"{row['bytes']:,}",
             row["latency_ms"],
             f"{row['images_per_second']:,.0f}",
+            min(BATCH, len(images)),
             row["agreement"],
             row["max_probability_difference"],
         )

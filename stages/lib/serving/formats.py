@@ -14,20 +14,24 @@ import numpy as np
 
 INPUT_NAME = "images"
 ONNX_OPSET = 17  # onnxruntime 1.32 runs opsets up to 23; 17 is tf2onnx's default
-FORMATS = ("saved_model", "litert", "litert_dynamic_range", "onnx")
+# Each format's file (or folder) in the export folder, for the model exported as NAME.
+FORMATS = {
+    "saved_model": "{name}/saved_model",
+    "litert": "{name}.tflite",
+    "litert_dynamic_range": "{name}.dynamic_range.tflite",
+    "onnx": "{name}.onnx",
+}
 
 Runner = Callable[[np.ndarray], np.ndarray]  # a batch of images -> class probabilities
 
 
 def format_paths(folder: Path, name: str, dynamic_range: bool) -> dict[str, Path]:
     """Where each format of the model exported as `name` goes in `folder`."""
-    paths = {
-        "saved_model": folder / name / "saved_model",
-        "litert": folder / f"{name}.tflite",
-        "litert_dynamic_range": folder / f"{name}.dynamic_range.tflite",
-        "onnx": folder / f"{name}.onnx",
+    return {
+        kind: folder / file.format(name=name)
+        for kind, file in FORMATS.items()
+        if dynamic_range or kind != "litert_dynamic_range"
     }
-    return {kind: path for kind, path in paths.items() if dynamic_range or kind != "litert_dynamic_range"}
 
 
 def write_formats(model, paths: dict[str, Path]) -> None:
