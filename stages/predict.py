@@ -2,12 +2,13 @@
 
     python -m stages.predict [--model NAME] [--json] FILE [FILE ...]
 
-A PNG or JPEG file holds one picture, of any size: it is made like the dataset's images
-first, as preprocess made them (data/prepared/dataset.json): for MNIST (dataset.centre
-mass), grayscale, dark on light or light on dark, fitted into a box of 20/28 of each
-side with its aspect ratio kept and centred by its centre of mass, as MNIST's digits
-were made; for a folder dataset, resized to its image size with the aspect ratio kept
-and padded, in grayscale or RGB (dataset.color). A .npy file holds one image or a
+A PNG or JPEG file holds one picture, of any size (16-bit, palette and transparent PNGs
+and phones' MPO JPEGs too, read as a person sees them): it is made like the dataset's
+images first, as preprocess made them (data/prepared/dataset.json): for MNIST
+(dataset.centre mass), grayscale, dark on light or light on dark, fitted into a box of
+20/28 of each side with its aspect ratio kept and centred by its centre of mass, as
+MNIST's digits were made; for a folder dataset, resized to its image size with the
+aspect ratio kept and padded, in grayscale or RGB (dataset.color). A .npy file holds one image or a
 batch (n, height, width[, 3]) of the size the model takes, already like the dataset's.
 Prints each image's predicted class, by the name the dataset gives it, and its
 probability (with --json, one JSON object: the model's name and the answers, with every

@@ -1,7 +1,12 @@
+import contextlib
+
 import pytest
+from fastapi.testclient import TestClient
 
 from stages.lib.core.cli import configure_tensorflow
 from stages.lib.core.errors import DownloadError
+from stages.lib.serving.app import create_app
+from stages.lib.serving.classifier import Classifier
 from tests import real_data
 
 configure_tensorflow()  # as the stage scripts do, before any test imports TensorFlow
@@ -21,6 +26,21 @@ def dataset_folder(request):
         if hasattr(request.config, "workeroutput"):  # an xdist worker: tell the controller
             request.config.workeroutput["dataset_unavailable"] = UNAVAILABLE
     pytest.fail("no real dataset files: see 'real dataset files' at the end", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def classifier(workspace):
+    """The classifier of the module's `workspace` (tests/workspaces.py), as stages.serve
+    and stages.predict load it."""
+    with contextlib.chdir(workspace):
+        return Classifier()
+
+
+@pytest.fixture(scope="module")
+def client(classifier, workspace):
+    """FastAPI's TestClient of the app serving `classifier`, run in `workspace`."""
+    with contextlib.chdir(workspace), TestClient(create_app(classifier, "MNIST")) as client:
+        yield client
 
 
 @pytest.hookimpl(optionalhook=True)

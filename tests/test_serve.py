@@ -6,7 +6,6 @@ and 200 requests from 8 concurrent clients."""
 import contextlib
 import io
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,14 +15,12 @@ from pathlib import Path
 import httpx2
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from benchmarks.serve_load import describe, load
 from stages.lib.data.pictures import read_images
 from stages.lib.serving import uploads
-from stages.lib.serving.app import PAGE, create_app
-from stages.lib.serving.classifier import Classifier
+from stages.lib.serving.app import PAGE
 from tests import REPO, browser, workspaces
 from tests.test_predict import as_users_photo
 from tests.workspaces import CLASSES, trained_workspace
@@ -38,21 +35,7 @@ def digits(dataset_folder):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits):
-    root = trained_workspace(tmp_path_factory.mktemp("workspace"), digits)
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")  # the dataset's name
-    return root
-
-
-@pytest.fixture(scope="module")
-def classifier(workspace):
-    with contextlib.chdir(workspace):
-        return Classifier()
-
-
-@pytest.fixture(scope="module")
-def client(classifier, workspace):
-    with contextlib.chdir(workspace), TestClient(create_app(classifier, "MNIST")) as client:
-        yield client
+    return trained_workspace(tmp_path_factory.mktemp("workspace"), digits)
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -156,7 +139,7 @@ def test_bad_input_gets_a_4xx_with_one_line_and_the_server_keeps_serving(
 ):
     photo = png(as_users_photo(digits[1][0][0], 0))
     if status == 413:  # refused before anything is decoded
-        monkeypatch.setattr(uploads, "open_picture", lambda _: pytest.fail("decoded"))
+        monkeypatch.setattr(uploads, "open_picture", lambda *_: pytest.fail("decoded"))
     response = client.post("/predict", **request_for(photo))
     assert response.status_code == status, response.text
     assert list(response.json()) == ["error"] and message in response.json()["error"]

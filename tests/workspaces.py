@@ -3,6 +3,7 @@ real MNIST digits, for the tests of what comes after the pipeline: stages.predic
 stages.serve and the export stage's library."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from stages.lib.core.artifacts import save_arrays
 from stages.lib.core.model_files import save_model
 from stages.lib.core.specs import validate_spec
 from stages.lib.training.fitting import train
+from tests import REPO
 from tests.real_data import subset
 
 CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -25,11 +27,12 @@ def digits(dataset_folder: Path, train_size: int = 3000, test_size: int = 40):
 
 
 def trained_workspace(root: Path, digits) -> Path:
-    """`root` made a workspace: a small CNN trained on the training `digits` as cnn_final
-    (evaluate's choice of `final`), a much worse MLP as mlp_final, preprocess's
-    description of MNIST with the classes renamed, as another dataset would name them, the
-    test digits as data/prepared/test.npz and the two models' accuracy on them as
-    metrics/evaluate.json."""
+    """`root` made a workspace: the repository's params.yaml, a small CNN trained on the
+    training `digits` as cnn_final (evaluate's choice of `final`), a much worse MLP as
+    mlp_final, preprocess's description of MNIST with the classes renamed, as another
+    dataset would name them, the test digits as data/prepared/test.npz and the two models'
+    accuracy on them as metrics/evaluate.json."""
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
     (root / "data" / "prepared").mkdir(parents=True)
     (root / "data" / "prepared" / "dataset.json").write_text(
         json.dumps({"classes": CLASSES, "image_size": [28, 28], "color": "grayscale", "centre": "mass"})

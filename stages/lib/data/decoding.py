@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from stages.lib.core.errors import DataError, ParamsError
 from stages.lib.data.folders import Listing
@@ -67,7 +67,7 @@ def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tupl
         try:
             with Image.open(picture) as opened:
                 size = (opened.height, opened.width)
-        except (UnidentifiedImageError, OSError):
+        except Exception:  # not a picture, or a damaged one
             raise DataError(
                 f"{picture} is not a readable PNG or JPEG image: replace it, or remove it"
             ) from None

@@ -1,7 +1,11 @@
 """Pictures (PNG or JPEG files) made into images like a dataset's, the same way for
-preprocess (a folder dataset's files) and predict (a user's pictures).
+preprocess (a folder dataset's files), predict (a user's pictures) and serve (uploads).
 
-Two preparations (params.yaml's dataset.centre):
+A picture is read as a person sees it: its pixel values at their real depth (a 16-bit
+PNG's by 65,535, never clipped at 255), a transparent one composited onto a background
+that keeps its ink ink, turned upright by its EXIF orientation, and a phone's JPEG with
+more pictures after the first (MPO) by its first picture. Two preparations follow
+(params.yaml's dataset.centre):
 - none: the picture, in grayscale or RGB, is resized to the dataset's image size with
   its aspect ratio kept and the rest padded with black.
 - mass, as MNIST's digits were made: white on black (dark ink on light paper is
@@ -19,7 +23,11 @@ from stages.lib.core.errors import DataError
 
 BOX_SHARE = 20 / 28  # of each side, as in MNIST
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
-FORMATS = ("PNG", "JPEG")  # as Pillow names them
+# As Pillow names them. MPO is a JPEG with more pictures after the first one (many phones
+# and cameras write it); its first picture is the photo.
+FORMATS = ("PNG", "JPEG", "MPO")
+SIXTEEN_BITS = ("I;16", "I;16B", "I;16L", "I;16N")  # Pillow's modes of a 16-bit grayscale PNG
+STANDS_APART = 0.25  # on_background: of the brightness range
 
 
 class Preparation(NamedTuple):
@@ -33,29 +41,91 @@ class Preparation(NamedTuple):
         return (*self.size, 3) if self.color == "rgb" else tuple(self.size)
 
 
-def open_picture(path: Path):
-    """The Pillow image of a PNG or JPEG file, fully decoded and turned upright as its
-    EXIF orientation says (a phone's photos), or a DataError naming the file."""
+def open_picture(source, name: str | None = None):
+    """The Pillow image of a PNG or JPEG file (a path, or a file object with `name`
+    naming it in messages), fully decoded and turned upright as its EXIF orientation says
+    (a phone's photos), or a DataError naming the file."""
+    name = name or str(source)
     try:
-        with Image.open(path) as picture:
+        with Image.open(source) as picture:
             if picture.format not in FORMATS:
-                raise DataError(f"{path} is a {picture.format} image; only PNG and JPEG are read: convert it")
-            picture.load()
+                raise DataError(f"{name} is a {picture.format} image; only PNG and JPEG are read: convert it")
+            picture.load()  # an MPO's first picture
             return ImageOps.exif_transpose(picture)
+    except DataError:
+        raise
     except UnidentifiedImageError:
-        raise DataError(f"{path} is not a readable PNG or JPEG image: replace it, or remove it") from None
-    except (OSError, SyntaxError, ValueError) as error:  # truncated or damaged data
-        raise DataError(f"{path} cannot be decoded ({error}): replace it, or remove it") from None
+        raise DataError(f"{name} is not a readable PNG or JPEG image: replace it, or remove it") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"{name} has too many pixels to be decoded safely: make it smaller") from None
+    except Exception as error:  # damaged data or EXIF: Pillow raises many kinds of error
+        kind = type(error).__name__
+        kind = kind if type(error).__module__ == "builtins" else f"{type(error).__module__}.{kind}"
+        reason = f"{kind}: {error}" if str(error) else kind
+        raise DataError(f"{name} cannot be decoded ({reason}): replace it, or remove it") from None
+
+
+def pixels(picture, color: str) -> np.ndarray:
+    """A Pillow image's float32 pixels in [0, 1], (height, width) for color grayscale or
+    (height, width, 3) for rgb: 16-bit values scaled by 65,535, and a picture with an
+    alpha channel or a transparent colour composited onto a background (on_background)."""
+    alpha = None
+    if picture.mode in SIXTEEN_BITS:
+        values = np.asarray(picture)
+        if "transparency" in picture.info:
+            alpha = (values != picture.info["transparency"]).astype(np.float32)
+        values = values.astype(np.float32) / 65535.0
+        if color == "rgb":
+            values = np.repeat(values[..., None], 3, axis=-1)
+    elif "A" in picture.getbands() or "transparency" in picture.info:
+        picture = picture.convert("RGBA")
+        values = np.asarray(picture.convert("RGB" if color == "rgb" else "L"), np.float32) / 255.0
+        alpha = np.asarray(picture.getchannel("A"), np.float32) / 255.0
+    else:
+        return np.asarray(picture.convert("RGB" if color == "rgb" else "L"), np.float32) / 255.0
+    return values if alpha is None else on_background(values, alpha)
+
+
+def on_background(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """`values` (in [0, 1]) composited by `alpha` onto the background a person would see
+    them on: the colour its transparent pixels hold, where that stands apart from what can
+    be seen (a transparent colour or palette index is the paper the drawing was made on,
+    and its anti-aliased edges are blended with it); else the opposite of what can be seen,
+    white under dark ink and black under light ink (a drawing app's or a canvas's ink with
+    its edges in the alpha channel)."""
+    brightness = values.mean(axis=-1) if values.ndim == 3 else values
+    seen = alpha.sum()
+    mean = (brightness * alpha).sum() / seen if seen else 0.0
+    hidden = alpha == 0
+    if hidden.any() and abs(brightness[hidden].mean() - mean) > STANDS_APART:
+        background = values[hidden].mean(axis=0)
+    else:
+        background = 1.0 if mean < 0.5 else 0.0
+    if values.ndim == 3:
+        alpha = alpha[..., None]
+    return (values * alpha + background * (1.0 - alpha)).astype(np.float32)
 
 
 def prepare(picture, preparation: Preparation) -> np.ndarray:
     """A float32 image in [0, 1] of `preparation.shape` from a Pillow image."""
     if preparation.centre == "mass":
-        return to_model_input(np.asarray(picture.convert("L"), np.float32) / 255.0, preparation.size)
-    picture = picture.convert("RGB" if preparation.color == "rgb" else "L")
-    height, width = preparation.size
-    padded = ImageOps.pad(picture, (width, height), color=0)
-    return np.asarray(padded, np.float32) / 255.0
+        return to_model_input(pixels(picture, "grayscale"), preparation.size)
+    return pad_to(pixels(picture, preparation.color), preparation.size)
+
+
+def pad_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` resized to `size` (height, width) with its aspect ratio kept, the rest
+    padded with black; each channel in float (bicubic, as Pillow's ImageOps.pad)."""
+    height, width = size
+    channels = image[..., None] if image.ndim == 2 else image
+    padded = np.stack(
+        [
+            np.asarray(ImageOps.pad(Image.fromarray(channels[..., c].copy(), "F"), (width, height), color=0))
+            for c in range(channels.shape[-1])
+        ],
+        axis=-1,
+    )
+    return np.clip(padded.reshape(*size, *image.shape[2:]), 0.0, 1.0)
 
 
 def to_model_input(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -69,8 +139,9 @@ def to_model_input(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if image.max() < 0.1:
         raise DataError("nothing found: the image is blank")
     image /= image.max()
-    rows, columns = np.nonzero(image > 0.1)
-    image = image[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    ink = image > 0.1
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    image = image[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     scale = min(round(side * BOX_SHARE) / found for side, found in zip(shape, image.shape, strict=True))
     height, width = (max(1, round(side * scale)) for side in image.shape)
     fitted = np.asarray(Image.fromarray(image, "F").resize((width, height), Image.Resampling.BILINEAR))

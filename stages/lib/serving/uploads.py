@@ -6,7 +6,7 @@ functions. Every problem is an UploadError: an HTTP status and one line for the 
 import io
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -23,17 +23,6 @@ class UploadError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-class Upload(io.BytesIO):
-    """An uploaded file's bytes, named by its file name in open_picture's messages."""
-
-    def __init__(self, data: bytes, name: str):
-        super().__init__(data)
-        self.name = name
-
-    def __str__(self) -> str:
-        return self.name
 
 
 async def read_body(request: Request) -> bytes:
@@ -88,18 +77,16 @@ def prepare_upload(name: str, data: bytes, preparation: Preparation) -> np.ndarr
     a PNG or JPEG file (stages.lib.data.pictures)."""
     if not data:
         raise UploadError(400, f"{name} is empty: send a PNG or JPEG picture")
-    upload = Upload(data, name)
     try:
-        with Image.open(upload) as picture:
+        with Image.open(io.BytesIO(data)) as picture:
             pixels = picture.width * picture.height
     except Image.DecompressionBombError:
         pixels = MAX_PIXELS + 1
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        pixels = 0  # not an image: open_picture says so
+    except Exception:  # not a picture, or a damaged one: open_picture says which
+        pixels = 0
     if pixels > MAX_PIXELS:
         raise UploadError(413, f"{name} has over {MAX_PIXELS:,} pixels: send a smaller picture")
-    upload.seek(0)
     try:
-        return prepare(open_picture(upload), preparation)
+        return prepare(open_picture(io.BytesIO(data), name), preparation)
     except DataError as error:
         raise UploadError(400, str(error) if name in str(error) else f"{name}: {error}") from None
