@@ -4,8 +4,9 @@
 
 Open http://127.0.0.1:8000/ to draw a picture (or upload one) and watch the class
 probabilities. POST /predict takes PNG or JPEG files as multipart/form-data (at most 32,
-5 MB in all), prepares each as `stages.predict` does and answers JSON: the model and,
-per file, its class's name, that class's probability and every class's:
+5 MB and 100 million pixels in all, sent within 30 s; at most 32 such requests at once),
+prepares each as `stages.predict` does and answers JSON: the model and, per file, its
+class's name, that class's probability and every class's:
 
     curl -F file=@digit.png http://127.0.0.1:8000/predict
 

@@ -1,26 +1,31 @@
 """stages.serve on a small CNN trained on real digits: the API through FastAPI's
-TestClient (answers, and a 4xx with one line of JSON for each kind of bad input), then the
-real server in its own process: the page in headless Chromium, with a "1" drawn on it,
-and 200 requests from 8 concurrent clients."""
+TestClient (answers, and a 4xx with one line of JSON for each kind of bad input), the
+server in a thread with its limits lowered (a slow upload's 408, a 503 over the bound on
+requests in flight), then the real server in its own process: the page in headless
+Chromium, with a "1" drawn on it, and 200 requests from 8 concurrent clients."""
 
 import contextlib
 import io
 import json
+import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx2
 import numpy as np
 import pytest
+import uvicorn
 from PIL import Image
 
 from benchmarks.serve_load import describe, load
 from stages.lib.data.pictures import read_images
+from stages.lib.serving import app as app_module
 from stages.lib.serving import uploads
-from stages.lib.serving.app import PAGE
+from stages.lib.serving.app import PAGE, create_app
 from tests import REPO, browser, workspaces
 from tests.test_predict import as_users_photo
 from tests.workspaces import CLASSES, trained_workspace
@@ -101,6 +106,12 @@ def too_many_pixels(_):
     return {"files": {"file": ("huge.png", png(np.zeros((6000, 6000), bool)))}}
 
 
+def too_many_pixels_in_all(_):
+    """Five pictures of 5,000 x 4,500, each under uploads.MAX_PIXELS."""
+    large = png(np.zeros((4500, 5000), bool))
+    return {"files": [("file", (f"large{i}.png", large)) for i in range(5)]}
+
+
 BAD_INPUTS = [
     (
         "not an image",
@@ -122,6 +133,12 @@ BAD_INPUTS = [
     ),
     ("a GIF", a_gif, 400, "moving.gif is a GIF image; only PNG and JPEG are read"),
     ("too many pixels", too_many_pixels, 413, "huge.png has over 25,000,000 pixels"),
+    (
+        "too many pixels in all",
+        too_many_pixels_in_all,
+        413,
+        "the pictures have 112,500,000 pixels in all, over the 100,000,000 a request may have",
+    ),
     (
         "blank",
         lambda _: {"files": {"file": ("blank.png", png(np.zeros((28, 28), np.uint8)))}},
@@ -146,6 +163,18 @@ def test_bad_input_gets_a_4xx_with_one_line_and_the_server_keeps_serving(
     assert "\n" not in response.json()["error"] and "Traceback" not in response.text
     monkeypatch.undo()
     assert client.post("/predict", files={"file": ("digit.png", photo)}).status_code == 200
+
+
+def test_the_content_type_is_read_in_any_case(client, digits):
+    photo = png(as_users_photo(digits[1][0][0], 0))
+    body = (
+        b'--edge\r\nContent-Disposition: form-data; name="file"; filename="digit.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + photo + b"\r\n--edge--\r\n"
+    )
+    response = client.post(
+        "/predict", content=body, headers={"content-type": "Multipart/Form-Data; boundary=edge"}
+    )
+    assert response.status_code == 200, response.text
 
 
 def test_a_failure_inside_is_a_500_without_a_traceback_and_each_request_is_logged(
@@ -197,6 +226,67 @@ def server(workspace, tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def local_server(classifier, workspace):
+    """The app on uvicorn in a thread of this process (so that tests can lower its limits):
+    its port."""
+    port = free_port()
+    config = uvicorn.Config(create_app(classifier, "MNIST"), host="127.0.0.1", port=port, log_config=None)
+    server = uvicorn.Server(config)
+    with contextlib.chdir(workspace):
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.05)
+        yield port
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def slow_upload(port: int) -> socket.socket:
+    """A connection that declares a 100,000-byte upload and has sent one byte of it."""
+    connection = socket.create_connection(("127.0.0.1", port))
+    connection.sendall(
+        b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n"
+        b"Content-Type: multipart/form-data; boundary=edge\r\n\r\n-"
+    )
+    return connection
+
+
+def test_a_client_sending_a_byte_at_a_time_gets_a_408_and_loses_its_connection(local_server, monkeypatch):
+    monkeypatch.setattr(uploads, "BODY_SECONDS", 1)
+    start = time.monotonic()
+    with slow_upload(local_server) as connection:
+        while not select.select([connection], [], [], 0.2)[0]:  # a byte every 0.2 s, until answered
+            connection.sendall(b"-")
+            assert time.monotonic() - start < 10, "no answer"
+        connection.settimeout(10)
+        answer = b""
+        while chunk := connection.recv(4096):  # to the end: the server closes the connection
+            answer += chunk
+    status, body = answer.split(b"\r\n", 1)[0], answer.split(b"\r\n\r\n", 1)[1]
+    assert status == b"HTTP/1.1 408 Request Timeout" and 1 <= time.monotonic() - start < 10
+    assert json.loads(body)["error"].startswith("the upload took over 1 s to arrive")
+
+
+def test_requests_over_the_bound_get_a_503_with_retry_after_until_others_end(
+    local_server, digits, monkeypatch
+):
+    monkeypatch.setattr(app_module, "MAX_REQUESTS", 2)
+    url, photo = f"http://127.0.0.1:{local_server}/predict", png(as_users_photo(digits[1][0][0], 0))
+    held = [slow_upload(local_server) for _ in range(2)]
+    deadline = time.monotonic() + 10
+    while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 503:
+        assert time.monotonic() < deadline, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json() == {"error": "the server is answering 2 requests: send yours again in a moment"}
+    for connection in held:
+        connection.close()
+    while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 200:
+        assert response.status_code == 503 and time.monotonic() < deadline, response.text
 
 
 def test_a_one_drawn_on_the_page_in_chromium_is_classified_and_so_is_an_upload(server, digits, tmp_path):

@@ -2,8 +2,14 @@
 probabilities (GET /, its script and style in page/), the model's answers as JSON
 (POST /predict) and GET /health. Bad input gets a 4xx and one line of JSON, {"error": ...};
 any other failure a 500 whose details stay in the server's log. One log line per request:
-method, path, status and milliseconds."""
+method, path, status and milliseconds.
 
+What requests can take is bounded: at most MAX_REQUESTS requests to /predict at once (more
+get a 503 with Retry-After), each of them reading at most uploads.MAX_BYTES, and at most
+DECODERS pictures decoded at once, each of at most uploads.MAX_PIXELS pixels, while the
+other requests wait their turn."""
+
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -16,15 +22,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from stages.lib.serving.classifier import Classifier
-from stages.lib.serving.uploads import UploadError, prepare_upload, uploaded_files
+from stages.lib.serving.uploads import UploadError, check_pixels, prepare_upload, uploaded_files
 
 PAGE = Path(__file__).parent / "page"
+MAX_REQUESTS = 32  # POST /predict requests in flight, each holding at most uploads.MAX_BYTES
+DECODERS = 2  # pictures decoded at once: the memory a large picture takes, times this
+RETRY_SECONDS = 1
 
 log = logging.getLogger("serve")
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
 
 
 def create_app(classifier: Classifier, dataset: str) -> FastAPI:
@@ -40,6 +49,8 @@ def create_app(classifier: Classifier, dataset: str) -> FastAPI:
         "color": classifier.preparation.color,
     }
     app.mount("/static", StaticFiles(directory=PAGE), name="static")
+    decoders = asyncio.Semaphore(DECODERS)
+    in_flight = 0
 
     @app.middleware("http")
     async def log_requests(request: Request, call_next):
@@ -55,7 +66,8 @@ def create_app(classifier: Classifier, dataset: str) -> FastAPI:
 
     @app.exception_handler(UploadError)
     async def bad_upload(request: Request, problem: UploadError):
-        return error(problem.status, problem)
+        # A body not read to its end cannot be followed by another request on its connection.
+        return error(problem.status, problem, {"Connection": "close"} if problem.status == 408 else None)
 
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, problem: HTTPException):
@@ -71,11 +83,24 @@ def create_app(classifier: Classifier, dataset: str) -> FastAPI:
 
     @app.post("/predict")
     async def predict(request: Request):
-        files = await uploaded_files(request)
-        images = await run_in_threadpool(
-            lambda: np.stack([prepare_upload(name, data, classifier.preparation) for name, data in files])
-        )
-        answers = await run_in_threadpool(classifier.answers, images)
+        nonlocal in_flight
+        if in_flight >= MAX_REQUESTS:
+            return error(
+                503,
+                f"the server is answering {MAX_REQUESTS} requests: send yours again in a moment",
+                {"Retry-After": str(RETRY_SECONDS)},
+            )
+        in_flight += 1
+        try:
+            files = await uploaded_files(request)
+            check_pixels(files)
+            images = []
+            for name, data in files:
+                async with decoders:
+                    images.append(await run_in_threadpool(prepare_upload, name, data, classifier.preparation))
+        finally:
+            in_flight -= 1
+        answers = await run_in_threadpool(classifier.answers, np.stack(images))
         return {
             "model": classifier.name,
             "predictions": [
