@@ -230,6 +230,19 @@ def test_a_failure_inside_pillows_exif_handling_is_one_line_naming_the_file(
     assert refused.value.status == 400 and str(refused.value) == line.replace(str(path), "turned.jpg")
 
 
+def test_a_picture_too_large_to_decode_safely_stops_preprocess_with_one_line(tmp_path, digits):
+    """Over twice Pillow's MAX_IMAGE_PIXELS (a decompression bomb): refused from its header."""
+    for name in ("one", "seven"):
+        (tmp_path / name).mkdir()
+        for copy in ("a", "b"):
+            (tmp_path / name / f"{copy}.png").write_bytes(made("8-bit grayscale PNG", digits[name]))
+    huge = tmp_path / "seven" / "huge.png"
+    Image.new("1", (14_000, 14_000)).save(huge)
+    with pytest.raises(DataError) as raised:
+        load_pictures(list_pictures(tmp_path, None, 0.5, seed=0), [28, 28], "grayscale", "mass")
+    assert str(raised.value) == f"{huge} has too many pixels to be decoded safely: make it smaller"
+
+
 def with_exif_bytes_changed(changes: list[tuple[int, int]]) -> bytes:
     exif = Image.Exif()
     exif[0x0112], exif[0x011A] = 6, (72, 1)  # orientation, x resolution

@@ -7,11 +7,10 @@ import time
 from collections import Counter
 
 import numpy as np
-from PIL import Image
 
 from stages.lib.core.errors import DataError, ParamsError
 from stages.lib.data.folders import Listing
-from stages.lib.data.pictures import Preparation, open_picture, prepare
+from stages.lib.data.pictures import Preparation, open_picture, picture_size, prepare
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +63,7 @@ def load_pictures(listing: Listing, image_size, color: str, centre: str) -> tupl
     everything = [item for part in listing.parts.values() for item in part]
     sizes, where = [], {}
     for picture, _ in everything:
-        try:
-            with Image.open(picture) as opened:
-                size = (opened.height, opened.width)
-        except Exception:  # not a picture, or a damaged one
-            raise DataError(
-                f"{picture} is not a readable PNG or JPEG image: replace it, or remove it"
-            ) from None
+        size = picture_size(picture)
         sizes.append(size)
         where.setdefault(size, picture)
     size, reason = choose_size(sizes, image_size, where)

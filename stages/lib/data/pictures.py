@@ -13,6 +13,7 @@ more pictures after the first (MPO) by its first picture. Two preparations follo
   kept, then centred by its centre of mass.
 """
 
+import contextlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,12 +47,25 @@ def open_picture(source, name: str | None = None):
     naming it in messages), fully decoded and turned upright as its EXIF orientation says
     (a phone's photos), or a DataError naming the file."""
     name = name or str(source)
+    with failures_named(name), Image.open(source) as picture:
+        if picture.format not in FORMATS:
+            raise DataError(f"{name} is a {picture.format} image; only PNG and JPEG are read: convert it")
+        picture.load()  # an MPO's first picture
+        return ImageOps.exif_transpose(picture)
+
+
+def picture_size(path: Path) -> tuple[int, int]:
+    """A picture's (height, width), from its header alone, or a DataError naming it."""
+    with failures_named(str(path)), Image.open(path) as picture:
+        return picture.height, picture.width
+
+
+@contextlib.contextmanager
+def failures_named(name: str):
+    """Any failure of Pillow (or of its EXIF handling) while reading the file `name`, as
+    one DataError naming it."""
     try:
-        with Image.open(source) as picture:
-            if picture.format not in FORMATS:
-                raise DataError(f"{name} is a {picture.format} image; only PNG and JPEG are read: convert it")
-            picture.load()  # an MPO's first picture
-            return ImageOps.exif_transpose(picture)
+        yield
     except DataError:
         raise
     except UnidentifiedImageError:
