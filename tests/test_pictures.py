@@ -22,7 +22,8 @@ from PIL import Image, ImageOps
 from stages.lib.core.errors import DataError
 from stages.lib.data.decoding import load_pictures
 from stages.lib.data.folders import list_pictures
-from stages.lib.data.pictures import Preparation, open_picture, prepare, read_images
+from stages.lib.data.pictures import Preparation, prepare, read_images
+from stages.lib.data.reading import open_picture
 from stages.lib.serving.uploads import UploadError, prepare_upload
 from tests import REPO, workspaces
 from tests.real_data import subset

@@ -10,7 +10,8 @@ import numpy as np
 
 from stages.lib.core.errors import DataError, ParamsError
 from stages.lib.data.folders import Listing
-from stages.lib.data.pictures import Preparation, open_picture, picture_size, prepare
+from stages.lib.data.pictures import Preparation, prepare
+from stages.lib.data.reading import open_picture, picture_size
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 from stages.lib.core.errors import DataError
-from stages.lib.data.pictures import Preparation, open_picture, prepare
+from stages.lib.data.pictures import Preparation, prepare
+from stages.lib.data.reading import open_picture
 
 MAX_BYTES = 5 * 2**20  # the whole request body
 MAX_FILES = 32
