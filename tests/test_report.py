@@ -21,6 +21,7 @@ from stages.lib.report.evaluation import (
     per_class,
     summarize,
 )
+from stages.lib.report.figures import plot_gallery
 from stages.lib.report.markdown import Run, write_report
 from stages.lib.report.protocol import preparation
 from stages.lib.search.results import SEARCH_COST
@@ -297,6 +298,14 @@ def test_the_report_says_when_the_default_came_back_and_which_choices_the_holdou
     write_report(tmp_path / "out", run)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "the holdout images served one choice, `final`; the 60 test images" in report
+
+
+def test_a_gallery_of_colour_pictures_shows_their_colours(tmp_path):
+    red = np.zeros((4, 40, 40, 3), np.float32)
+    red[..., 0] = 1.0
+    plot_gallery(red, np.array([0, 1, 0, 1]), np.full((4, 2), 0.5), ["a", "b"], tmp_path / "gallery.png")
+    pixels = matplotlib.image.imread(tmp_path / "gallery.png")[..., :3].reshape(-1, 3)
+    assert ((pixels[:, 0] > 0.9) & (pixels[:, 1:] < 0.1).all(axis=1)).sum() > 4 * 20 * 20
 
 
 def test_a_final_model_without_mistakes_gets_no_gallery(tmp_path):
