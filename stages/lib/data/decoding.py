@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SIZE = (28, 28)  # image_size auto, where no size is shared by half the images
 # image_size auto: the longest side it keeps; larger pictures are made smaller, their aspect
 # ratio kept. A 64x64 RGB picture costs the default CNN 5.2 times a 28x28 digit to train
-# (the cost table), so 54,000 of them would not fit its budget (README, "Your own images").
+# (the cost table), so 54,000 of them would not fit its budget (docs/datasets.md).
 MAX_AUTO_SIDE = 64
 MAX_BYTES = 4 << 30  # the prepared arrays' size, above which preprocess stops
 PROGRESS_SECONDS = 5.0
