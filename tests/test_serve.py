@@ -265,8 +265,10 @@ def test_a_client_sending_a_byte_at_a_time_gets_a_408_and_loses_its_connection(l
             assert time.monotonic() - start < 10, "no answer"
         connection.settimeout(10)
         answer = b""
-        while chunk := connection.recv(4096):  # to the end: the server closes the connection
-            answer += chunk
+        # to the end: the server closes the connection (with a reset if a byte crossed its close)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := connection.recv(4096):
+                answer += chunk
     status, body = answer.split(b"\r\n", 1)[0], answer.split(b"\r\n\r\n", 1)[1]
     assert status == b"HTTP/1.1 408 Request Timeout" and 1 <= time.monotonic() - start < 10
     assert json.loads(body)["error"].startswith("the upload took over 1 s to arrive")
