@@ -16,7 +16,7 @@ and learning curves, from this run's outputs).
 import optuna
 import pandas as pd
 
-from stages.lib.core.artifacts import load_arrays, read_json, write_csv, write_json
+from stages.lib.core.artifacts import load_arrays, load_parts, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.model_files import load_model
@@ -24,6 +24,7 @@ from stages.lib.core.paths import (
     DATASET_INFO,
     FINAL_CHOICE,
     FINALISTS,
+    INSPECT_DIR,
     METRICS_DIR,
     PREPARED_DIR,
     SPLIT_DIR,
@@ -34,6 +35,7 @@ from stages.lib.core.paths import (
     training_log_dir,
 )
 from stages.lib.report.curves import learning_curves
+from stages.lib.report.data_section import data_section, disputed_section, disputed_test_labels
 from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
 from stages.lib.report.final_choice import choose_final, held_out_accuracy
 from stages.lib.report.markdown import Run, write_report
@@ -74,11 +76,19 @@ def main(args):
         [per_class(y, predictions[name], classes).assign(model=name) for name in models]
     )
     final_confusion = confusion(y, predictions[final], classes)
+    disputed = disputed_test_labels(y, [probabilities[f"{space}_final"] for space in FINALISTS])
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
     write_json(FINAL_CHOICE, final_choice)
     write_csv(OUT_DIR / "per_class.csv", scores_per_class)
     write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
+    write_csv(
+        OUT_DIR / "label_issues.csv",
+        disputed.assign(
+            given=[classes[g] for g in disputed["given"]],
+            suggested=[classes[s] for s in disputed["suggested"]],
+        ),
+    )
     for name, predicted in predictions.items():
         named = pd.DataFrame({"actual": y, "predicted": predicted}).map(classes.__getitem__)
         write_csv(OUT_DIR / f"predictions_{name}.csv", named)
@@ -110,6 +120,16 @@ def main(args):
             },
             best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
             studies={space: load_study(space) for space in FINALISTS},
+            data_section=data_section(
+                INSPECT_DIR / "lists",
+                read_json(INSPECT_DIR / "summary.json"),
+                load_parts(PREPARED_DIR),
+                classes,
+                OUT_DIR / "figures",
+            ),
+            disputed_section=disputed_section(
+                disputed, x, y, predictions[final], classes, OUT_DIR / "figures"
+            ),
         ),
     )
     print(pd.DataFrame(summaries).T.to_string(float_format="{:.4f}".format))

@@ -9,17 +9,27 @@ how the size was chosen, and how a user's picture is to be prepared for `predict
   a time, brought to one size (dataset.image_size) in grayscale or RGB (dataset.color),
   with a progress line every few seconds.
 Pixels are float32 in [0, 1] (x: images x rows x cols, x 3 for RGB), labels integers
-(y). Compressed numpy, no pickle.
+(y), and for a folder dataset each picture's file (path). Compressed numpy, no pickle.
+
+Copies (exact, or re-encoded, resized, shifted: stages/lib/data/duplicates.py, at
+inspect.duplicate_threshold) are found among all the images, within and across parts,
+and listed in data/prepared/duplicates.json. With dataset.test_fraction, each group of
+copies is then moved wholly to the part that holds most of it, so that none straddles
+train and test; given parts (IDX files, train/ and test/ folders) stay as they are.
 """
 
 import logging
+import time
 from pathlib import Path
+
+import numpy as np
 
 from stages.lib.core.artifacts import save_arrays, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.core.paths import DATASET_INFO, PREPARED_DIR
+from stages.lib.core.paths import DATASET_INFO, DUPLICATES, PREPARED_DIR
 from stages.lib.data.decoding import load_pictures
+from stages.lib.data.duplicates import copies_across
 from stages.lib.data.folders import list_pictures
 from stages.lib.data.idx import load_dataset
 
@@ -30,16 +40,32 @@ def main(args):
     params = load_params()
     dataset = params.dataset
     if dataset.format == "idx":
-        parts = load_dataset(Path(dataset.path), dataset.files, len(dataset.classes), dataset.transpose)
+        decoded = load_dataset(Path(dataset.path), dataset.files, len(dataset.classes), dataset.transpose)
+        parts = {part: {"x": x, "y": y} for part, (x, y) in decoded.items()}
         classes = dataset.classes
-        sizing = {"image_size": list(parts["train"][0].shape[1:3]), "size_reason": "the IDX files' size"}
+        sizing = {"image_size": list(parts["train"]["x"].shape[1:3]), "size_reason": "the IDX files' size"}
     else:
         listing = list_pictures(Path(dataset.path), dataset.classes, dataset.test_fraction, params.seed)
-        parts, sizing = load_pictures(listing, dataset.image_size, dataset.color, dataset.centre)
+        decoded, sizing = load_pictures(listing, dataset.image_size, dataset.color, dataset.centre)
+        parts = {
+            part: {"x": x, "y": y, "path": np.array([str(path) for path, _ in listing.parts[part]])}
+            for part, (x, y) in decoded.items()
+        }
         classes = listing.classes
-    for part, (x, y) in parts.items():
-        save_arrays(PREPARED_DIR / f"{part}.npz", x=x, y=y)
-        log.info("%s: %d images of %s", part, len(x), "x".join(map(str, x.shape[1:])))
+    started = time.perf_counter()
+    movable = dataset.format == "folder" and dataset.test_fraction is not None
+    copies, parts = copies_across(parts, params.inspect.duplicate_threshold, movable)
+    log.info(
+        "copies: %d groups of %d images (%.1f s)%s",
+        len(copies),
+        sum(len(group["images"]) for group in copies),
+        time.perf_counter() - started,
+        ", each kept in one part" if movable and copies else "",
+    )
+    write_json(DUPLICATES, {"threshold": params.inspect.duplicate_threshold, "groups": copies})
+    for part, arrays in parts.items():
+        save_arrays(PREPARED_DIR / f"{part}.npz", **arrays)
+        log.info("%s: %d images of %s", part, len(arrays["x"]), "x".join(map(str, arrays["x"].shape[1:])))
     write_json(
         DATASET_INFO,
         {
@@ -48,7 +74,7 @@ def main(args):
             **sizing,
             "color": dataset.color,
             "centre": dataset.centre,
-            "images": {part: len(y) for part, (_, y) in parts.items()},
+            "images": {part: len(arrays["y"]) for part, arrays in parts.items()},
         },
     )
 

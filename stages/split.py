@@ -7,19 +7,21 @@ a fraction of the training images; MNIST: 10,000 of 60,000) validate
 split.holdout_size images, split off the same way, are held out (holdout.npz): only
 evaluate's choice of `final` between the finalists uses them. The rest (search.npz)
 is what cv_search trains its trials on. split.method: stratified draws each part as a
-seeded, class-balanced sample instead of taking the last images. The test images are
-not read here: only evaluate reads them.
+seeded, class-balanced sample instead of taking the last images. Each group of copies
+that preprocess found (data/prepared/duplicates.json) then lies wholly in one part, and
+the training images inspect.drop names (data/inspect/dropped.json; none by default) are
+left out first. The test images are not read here: only evaluate reads them.
 """
 
 import logging
 
 import numpy as np
 
-from stages.lib.core.artifacts import load_arrays, save_arrays
+from stages.lib.core.artifacts import load_arrays, read_json, save_arrays
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.core.paths import PREPARED_DIR, SPLIT_DIR
-from stages.lib.data.splitting import partition
+from stages.lib.core.paths import DROPPED, DUPLICATES, PREPARED_DIR, SPLIT_DIR
+from stages.lib.data.splitting import partition, training_groups
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 def main(args):
     params = load_params()
     x, y = load_arrays(PREPARED_DIR / "train.npz", "x", "y")
+    dropped = read_json(DROPPED)
+    kept = np.setdiff1d(np.arange(len(y)), dropped["index"])
+    if dropped["index"]:
+        log.info("left out: %d training images (%s)", len(dropped["index"]), ", ".join(dropped["reasons"]))
+    x, y = x[kept], y[kept]
     sizes = params.split.sizes(len(y))
     parts = partition(
         y,
@@ -34,6 +41,7 @@ def main(args):
         holdout_size=sizes["holdout"],
         method=params.split.method,
         seed=params.seed,
+        groups=training_groups(read_json(DUPLICATES)["groups"], kept),
     )
     parts["train"] = np.union1d(parts["search"], parts["holdout"])
     for part, index in parts.items():

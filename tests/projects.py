@@ -73,6 +73,7 @@ SMALL_SETTINGS = {
 ALL_STAGES = [
     "download",
     "preprocess",
+    "inspect",
     "split",
     "train_baseline",
     "train_big",

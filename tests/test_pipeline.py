@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -38,7 +39,7 @@ def project(tmp_path_factory, dataset_folder) -> Project:
     return reproduced_project(tmp_path_factory, mirror, {"dataset": {"files": files}, **SMALL_SETTINGS})
 
 
-def test_first_repro_runs_all_nine_stages(project):
+def test_first_repro_runs_all_eleven_stages(project):
     assert sorted(project.first_run) == sorted(ALL_STAGES)
     scores = project.read_json("metrics/evaluate.json")
     assert set(scores) == {"random_guess", *MODELS, "final"}
@@ -223,9 +224,10 @@ TRAINING_STAGES = [
     [
         ("stages/lib/report/markdown.py", ["evaluate"]),
         ("stages/lib/search/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
-        # augmentation and model building: every training stage, not evaluate (it loads models,
-        # never builds them)
-        ("stages/lib/training/batches.py", TRAINING_STAGES),
+        # augmentation and model building: every training stage and inspect (its label issues'
+        # cheap model), not evaluate (it loads models, never builds them)
+        ("stages/lib/training/batches.py", sorted(["inspect", *TRAINING_STAGES])),
+        ("stages/lib/inspection/label_issues.py", ["inspect"]),
         (
             "stages/lib/data/splitting.py",
             ["cv_search@cnn", "cv_search@mlp", "download", "preprocess", "split"],
@@ -265,6 +267,33 @@ def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_
     assert diff["metrics/evaluate.json"]["mlp_final.accuracy"]["old"] == before["accuracy"]
     assert diff["metrics/train_final/mlp/metrics.json"]["step"] == {"old": 1, "new": 2, "diff": 1}
     assert "baseline.accuracy" not in diff["metrics/evaluate.json"]  # unchanged metrics are not listed
+
+
+def test_a_label_issue_param_reruns_inspect_and_the_report_never_split_or_training(project):
+    project.edit_params("inspect", label_issues={**project.params()["inspect"]["label_issues"], "epochs": 2})
+    try:
+        assert project.repro() in (["inspect"], ["inspect", "evaluate"])
+    finally:
+        project.restore()
+
+
+def test_dropping_the_label_issues_leaves_them_out_of_split(project):
+    issues = pd.read_csv(project.root / "metrics/inspect/lists/label_issues.csv")
+    assert len(issues) and (issues["part"] == "train").all()
+    project.edit_params("inspect", drop=["label_issues"])
+    try:
+        assert project.repro("split") == ["inspect", "split"]
+        dropped = project.read_json("data/inspect/dropped.json")
+        assert dropped == {"reasons": ["label_issues"], "index": sorted(issues["index"].tolist())}
+        summary = project.read_json("metrics/inspect/summary.json")
+        assert summary["dropped"] == len(dropped["index"])
+        split_images = sum(
+            len(np.load(project.root / f"data/split/{part}.npz")["y"])
+            for part in ("search", "holdout", "validation")
+        )
+        assert split_images == 1200 - len(dropped["index"])
+    finally:
+        project.restore()
 
 
 def test_same_params_give_the_same_metrics(project):

@@ -13,6 +13,7 @@ from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
 from stages.lib.core.search_config import CvSearch
 from stages.lib.report.curves import learning_curves, overfitting
+from stages.lib.report.data_section import data_section, disputed_section, disputed_test_labels
 from stages.lib.report.evaluation import (
     calibration,
     confusion,
@@ -177,6 +178,8 @@ def small_run(tmp_path, method="optuna", challenger_right=149):
     probabilities["final"] = probabilities["cnn_final"]
     predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
     study, search, search_summary = toy_study(method)
+    x = rng.random((60, 12, 16))
+    figures = tmp_path / "out" / "figures"
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["cv_search"]["method"] = method
     for space in raw["cv_search"]["spaces"].values():  # grid_cv needs each space's grid
@@ -194,7 +197,7 @@ def small_run(tmp_path, method="optuna", challenger_right=149):
             "images": {"train": 1000, "test": 60},
         },
         split_sizes={"validation": 200, "holdout": 150, "search": 650},
-        x=rng.random((60, 12, 16)),
+        x=x,
         y=y,
         probabilities=probabilities,
         summaries={name: summarize(y, p) for name, p in probabilities.items()},
@@ -217,7 +220,79 @@ def small_run(tmp_path, method="optuna", challenger_right=149):
         search_summaries={"mlp": search_summary, "cnn": search_summary},
         best_configs={"mlp": {"a": 2}, "cnn": {"a": 2}},
         studies={"mlp": study, "cnn": study},
+        data_section=data_section(
+            inspect_lists(tmp_path / "lists"), INSPECTED, training_images(x), CLASSES, figures
+        ),
+        disputed_section=disputed_section(
+            disputed_test_labels(y, [probabilities["mlp_final"], probabilities["cnn_final"]]),
+            x,
+            y,
+            predictions["cnn_final"],
+            CLASSES,
+            figures,
+        ),
     )
+
+
+INSPECTED = {  # what inspect_lists' files hold, as inspect summarises them
+    "images": {"train": 90, "test": 60},
+    "class_imbalance": {"train": 1.0, "test": 1.0},
+    "odd_pictures": {"train": 1, "test": 0},
+    "duplicate_groups": {"exact": 1, "near": 0, "across_train_and_test": 1, "with_different_labels": 0},
+    "label_issues": 2,
+    "cross_validated_accuracy": 0.9,
+    "dropped": 0,
+}
+
+
+def inspect_lists(folder):
+    """inspect's lists for training_images(): an odd picture, one copy across the parts, two
+    disputed labels."""
+    tables = {
+        "class_balance": pd.DataFrame({"class": CLASSES, "train": 30, "test": 20, "all": 50}),
+        "odd_pictures": pd.DataFrame(
+            {
+                "part": ["train"],
+                "index": [4],
+                "brightness": [0.9],
+                "contrast": [0.1],
+                "information": [1.0],
+                "reason": ["light"],
+            }
+        ),
+        "duplicates": pd.DataFrame(
+            {
+                "group": [0, 0],
+                "kind": "exact",
+                "part": ["train", "test"],
+                "index": [2, 7],
+                "label": CLASSES[1],
+                "across": True,
+                "different_labels": False,
+            }
+        ),
+        "label_issues": pd.DataFrame(
+            {
+                "part": "train",
+                "index": [3, 5],
+                "given": [CLASSES[0], CLASSES[2]],
+                "suggested": [CLASSES[1], CLASSES[0]],
+                "score": [0.01, 0.2],
+                "reason": "the cross-validated model disputes it",
+            }
+        ),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def training_images(test_x):
+    return {
+        "train": {"x": np.zeros((90, 12, 16)), "y": np.arange(90) % 3},
+        "test": {"x": test_x, "y": np.arange(60) % 3},
+    }
 
 
 @pytest.mark.parametrize("method", ["optuna", "grid_cv"])
@@ -229,8 +304,17 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     for picture in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         image = matplotlib.image.imread(tmp_path / "out" / picture)
         assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0, picture
-    # confusion, gallery, reliability, learning curves; per space: history, importances (+ epochs for optuna)
-    assert len(re.findall(r"!\[", report)) == 4 + 2 * (3 if method == "optuna" else 2)
+    # confusion, gallery, reliability, learning curves; per space: history, importances (+ epochs for
+    # optuna); the data: class counts, examples, odd pictures, copies, training and test labels in doubt
+    assert len(re.findall(r"!\[", report)) == 4 + 2 * (3 if method == "optuna" else 2) + 6
+    assert "**Odd pictures:** 1 " in report and "**Training labels in doubt:** 2 images" in report
+    assert "**Copies:** 1 exact and 0 near groups (2 images); of these, 1 span training" in report
+    disputed = disputed_test_labels(run.y, [run.probabilities["mlp_final"], run.probabilities["cnn_final"]])
+    on_disputed = np.isin(
+        np.flatnonzero(run.probabilities["final"].argmax(axis=1) != run.y), disputed["index"]
+    ).sum()
+    assert f"first on {len(disputed)} of 60 test images" in report
+    assert f"{on_disputed} of the final model's" in report
     assert f"scores {run.summaries['random_guess']['accuracy']:.4f} on the test set" in report
     assert f"scores {run.summaries['baseline']['accuracy']:.4f}, so" in report
     errors = int((run.probabilities["final"].argmax(axis=1) != run.y).sum())

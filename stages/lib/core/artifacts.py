@@ -46,8 +46,8 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Compressed .npz of plain numeric arrays (never pickled objects)."""
+def save_arrays(path: str | os.PathLike, /, **arrays: np.ndarray) -> None:
+    """Compressed .npz of plain numeric or text arrays (never pickled objects)."""
     with atomic_path(path) as temporary, open(temporary, "wb") as file:
         np.savez_compressed(file, **arrays)
 
@@ -97,3 +97,14 @@ def write_csv(path: str | os.PathLike, frame, index: bool = False) -> None:
     """A pandas DataFrame as CSV."""
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index=index)
+
+
+def load_parts(folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """preprocess's train and test parts: each one's x and y, and path where it kept the
+    pictures' files (a folder dataset)."""
+    parts = {}
+    for part in ("train", "test"):
+        with np.load(folder / f"{part}.npz", allow_pickle=False) as data:
+            names = [name for name in ("x", "y", "path") if name in data.files]
+        parts[part] = dict(zip(names, load_arrays(folder / f"{part}.npz", *names), strict=True))
+    return parts

@@ -94,12 +94,29 @@ class Export(Strict):
         return models
 
 
+class LabelIssues(Strict):
+    model: ModelSpec
+    folds: Annotated[int, Field(ge=2)]
+    epochs: PositiveInt
+    batch_size: PositiveInt
+
+
+class Inspect(Strict):
+    # The largest pixel difference (of 1) at which two pictures are copies; preprocess
+    # and split keep each group of copies in one part.
+    duplicate_threshold: Annotated[float, Field(ge=0.0, lt=1.0)]
+    label_issues: LabelIssues
+    # What split leaves out of the training images (nothing, by default).
+    drop: list[Literal["label_issues", "test_duplicates"]]
+
+
 class Params(Strict):
     seed: Annotated[int, Field(ge=0)]
     # Every choice between two models keeps the better one only where McNemar's test
     # gives p below this (stages.lib.core.decisions).
     significance: Annotated[float, Field(gt=0.0, lt=0.5)]
     dataset: Dataset
+    inspect: Inspect
     split: Split
     distribution: Distribution
     train_baseline: TrainSection

@@ -9,6 +9,11 @@ MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 # preprocess's description of the dataset: class names, image size, colour, preparation.
 DATASET_INFO = PREPARED_DIR / "dataset.json"
+# preprocess's groups of copies (exact and near) among the train and test images.
+DUPLICATES = PREPARED_DIR / "duplicates.json"
+# inspect's list of training images that split leaves out (inspect.drop; none by default).
+DROPPED = Path("data/inspect/dropped.json")
+INSPECT_DIR = METRICS_DIR / "inspect"
 
 # The model families searched and trained to the end: cv_search.spaces and
 # train_final's sections name them, and dvc.yaml's foreach stages run one of each.

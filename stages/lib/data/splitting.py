@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages.lib.core.errors import ParamsError
+from stages.lib.data.duplicates import keep_together
 
 
 def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: int):
@@ -33,16 +34,25 @@ def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: i
     raise ParamsError(f"split method must be 'last' or 'stratified', got {method!r}")
 
 
-def partition(labels: np.ndarray, *, validation_size: int, holdout_size: int, method: str, seed: int) -> dict:
+def partition(
+    labels: np.ndarray, *, validation_size: int, holdout_size: int, method: str, seed: int, groups=()
+) -> dict:
     """Three disjoint, sorted index sets of the training images:
     - validation: the search scores its trials here (notebook 000's validation split);
     - holdout: split the same way out of the rest; only picks `final` between the
       finalists, so no hyperparameter was chosen on it;
     - search: the rest; the search trains its trials here.
-    train_baseline and train_big train on search + holdout (notebook 000's 50,000)."""
+    train_baseline and train_big train on search + holdout (notebook 000's 50,000).
+    Each of `groups` (index arrays: copies of one picture) then moves wholly into the
+    part that holds most of it, so that no copy is on both sides of a decision."""
     train, validation = split_indices(labels, validation_size, method, seed)
     search, holdout = split_indices(labels[train], holdout_size, method, seed)
-    return {"search": train[search], "holdout": train[holdout], "validation": validation}
+    parts = {"search": train[search], "holdout": train[holdout], "validation": validation}
+    part = np.zeros(len(labels), dtype=int)
+    for number, index in enumerate(parts.values()):
+        part[index] = number
+    part = keep_together(part, groups)
+    return {name: np.flatnonzero(part == number) for number, name in enumerate(parts)}
 
 
 def balanced_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -52,3 +62,14 @@ def balanced_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
         return np.arange(len(labels))
     chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
     return np.sort(chosen)
+
+
+def training_groups(groups: list[dict], kept: np.ndarray) -> list[np.ndarray]:
+    """The training images of each group of copies (duplicates.json's records), as
+    positions among the `kept` training images, where two or more remain."""
+    position = {int(index): number for number, index in enumerate(kept)}
+    found = [
+        [position[index] for part, index in group["images"] if part == "train" and index in position]
+        for group in groups
+    ]
+    return [np.array(members) for members in found if len(members) > 1]

@@ -47,6 +47,8 @@ class Run:
     search_summaries: dict[str, dict]  # and its metrics.json
     best_configs: dict[str, dict]  # per search space: the winning model spec
     studies: dict  # per search space: its Optuna study
+    data_section: list[str]  # data_section.data_section's Markdown, and disputed_section's:
+    disputed_section: list[str]
 
     @property
     def classes(self) -> list[str]:
@@ -131,6 +133,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "on search images and scoring on validation images (below).",
         *held_out_choices(run.duels, run.final_choice, p.significance, len(y)),
         "",
+        *run.data_section,
         "## Baseline against a random guess",
         "",
         f"A uniform random guess scores {accuracy['random_guess']:.4f} on the test set; the baseline "
@@ -175,6 +178,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "![Misclassified images](figures/misclassified.png)" if len(mistakes) else "(none)",
         "",
+        *run.disputed_section,
         "## Calibration",
         "",
         table(
