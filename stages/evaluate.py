@@ -65,7 +65,8 @@ def main(args):
     )
     final = final_choice["kept"]
 
-    x, y = load_arrays(PREPARED_DIR / "test.npz", "x", "y")
+    parts = load_parts(PREPARED_DIR)
+    x, y = parts["test"]["x"], parts["test"]["y"]
     probabilities = {"random_guess": random_guess(len(y), len(classes), params.seed)}
     for name, model in trained.items():
         probabilities[name] = model.predict(x, batch_size=1024, verbose=0)
@@ -123,7 +124,7 @@ def main(args):
             data_section=data_section(
                 INSPECT_DIR / "lists",
                 read_json(INSPECT_DIR / "summary.json"),
-                load_parts(PREPARED_DIR),
+                parts,
                 classes,
                 OUT_DIR / "figures",
             ),

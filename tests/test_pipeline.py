@@ -230,7 +230,7 @@ TRAINING_STAGES = [
         ("stages/lib/inspection/label_issues.py", ["inspect"]),
         (
             "stages/lib/data/splitting.py",
-            ["cv_search@cnn", "cv_search@mlp", "download", "preprocess", "split"],
+            ["cv_search@cnn", "cv_search@mlp", "download", "inspect", "preprocess", "split"],
         ),
         ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
         ("stages/evaluate.py", ["evaluate"]),

@@ -5,6 +5,8 @@ information than the rest of their dataset)."""
 import numpy as np
 import pandas as pd
 
+from stages.lib.data.duplicates import grayscale
+
 BLANK_SPREAD = 0.01  # a picture whose pixels' standard deviation is under this is blank
 OUTLIER_SPREADS = 6.0  # odd: this many robust standard deviations from the dataset's median
 
@@ -26,8 +28,7 @@ def imbalance(counts: pd.Series) -> float:
 def picture_measures(images: np.ndarray) -> pd.DataFrame:
     """Brightness (mean), contrast (standard deviation) and information (the entropy of a
     32-bin histogram, in bits) of each picture, in grayscale."""
-    gray = np.asarray(images, dtype=np.float32)
-    gray = gray.mean(axis=3) if gray.ndim == 4 else gray
+    gray = grayscale(images)
     flat = gray.reshape(len(gray), -1)
     bins = np.minimum((flat * 32).astype(np.int64), 31)
     histogram = np.stack([np.bincount(row, minlength=32) for row in bins]) / flat.shape[1]

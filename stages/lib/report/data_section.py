@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.core.label_quality import ranked
-from stages.lib.report.figures import plt, save_figure
+from stages.lib.report.figures import plot_pictures, plt, save_figure
 from stages.lib.report.tables import table
 
 GALLERY = 24  # pictures at most in each gallery
@@ -24,17 +24,6 @@ def disputed_test_labels(labels: np.ndarray, finalists: list[np.ndarray]) -> pd.
     return ranked(labels, averaged, averaged.argmax(axis=1) != labels)
 
 
-def plot_pictures(images: np.ndarray, titles: list[str], path: Path, columns: int = 8) -> None:
-    rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.6 * rows), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, title in zip(axes.flat, images, titles, strict=False):
-        axis.imshow(image.squeeze(), cmap="gray_r", vmin=0, vmax=1)
-        axis.set_title(title, fontsize=7)
-    save_figure(figure, path)
-
-
 def plot_balance(balance: pd.DataFrame, path: Path) -> None:
     parts = [part for part in balance.columns if part != "all"]
     figure, axis = plt.subplots(figsize=(max(6, 0.5 * len(balance)), 3.2))
@@ -43,17 +32,13 @@ def plot_balance(balance: pd.DataFrame, path: Path) -> None:
     save_figure(figure, path)
 
 
-def image_of(parts: dict, part: str, index: int) -> np.ndarray:
-    return parts[part]["x"][index]
-
-
 def gallery(rows: pd.DataFrame, parts: dict, title, figures: Path, name: str) -> list[str]:
     """A gallery of the first GALLERY rows (part, index) titled by `title(row)`, and, for
     a folder dataset, their files."""
     if rows.empty:
         return []
     shown = rows.head(GALLERY)
-    images = np.stack([image_of(parts, row.part, row.index) for row in shown.itertuples()])
+    images = np.stack([parts[row.part]["x"][row.index] for row in shown.itertuples()])
     plot_pictures(images, [title(row) for row in shown.itertuples()], figures / f"{name}.png")
     lines = [f"![{name}](figures/{name}.png)", ""]
     if "path" in rows:

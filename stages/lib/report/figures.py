@@ -63,25 +63,27 @@ def plot_confusion(confusion: pd.DataFrame, title: str, path: Path) -> None:
     save_figure(figure, path)
 
 
-def plot_gallery(
-    images: np.ndarray,
-    y_true: np.ndarray,
-    probabilities: np.ndarray,
-    classes: list[str],
-    path: Path,
-    columns: int = 8,
-) -> None:
+def plot_pictures(images: np.ndarray, titles: list[str], path: Path, columns: int = 8) -> None:
+    """A grid of pictures (ink dark on light; colour ones as they are), each titled."""
     rows = max(1, -(-len(images) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.7 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for axis, image, true, p in zip(axes.flat, images, y_true, probabilities, strict=False):
-        axis.imshow(image.squeeze(), cmap="gray_r")
-        name = classes[true]
-        axis.set_title(
-            f"true {name}, said {classes[p.argmax()]}\n{p.max():.2f} ({p[true]:.2f} for {name})", fontsize=7
-        )
+    for axis, image, title in zip(axes.flat, images, titles, strict=False):
+        axis.imshow(image.squeeze(), cmap="gray_r", vmin=0, vmax=1)
+        axis.set_title(title, fontsize=7)
     save_figure(figure, path)
+
+
+def plot_gallery(
+    images: np.ndarray, y_true: np.ndarray, probabilities: np.ndarray, classes: list[str], path: Path
+) -> None:
+    """Misclassified pictures, each with the class said, its probability and the true one's."""
+    titles = [
+        f"true {classes[true]}, said {classes[p.argmax()]}\n{p.max():.2f} ({p[true]:.2f} for {classes[true]})"
+        for true, p in zip(y_true, probabilities, strict=True)
+    ]
+    plot_pictures(images, titles, path)
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float], path: Path) -> None:
