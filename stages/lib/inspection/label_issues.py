@@ -57,7 +57,9 @@ def out_of_sample_probabilities(
 
 def confident_learning(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
     """cleanlab's find_label_issues with its defaults (per-class thresholds at each
-    class's mean self-confidence, pruned by the estimated noise rates), ranked."""
+    class's mean self-confidence, pruned by the estimated noise rates), ranked. In this
+    process (n_jobs=1): its default forks a pool per physical core, and forking a process
+    that holds TensorFlow's threads can deadlock the child."""
     from cleanlab.filter import find_label_issues
 
-    return ranked(labels, probabilities, find_label_issues(labels, probabilities))
+    return ranked(labels, probabilities, find_label_issues(labels, probabilities, n_jobs=1))
