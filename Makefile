@@ -29,7 +29,7 @@ REQUIREMENTS := $(if $(filter gpu,$(TF_BUILD)),requirements-gpu.txt,requirements
 VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
 VEGA_DIR := $(VENV)/share/vega
 
-.PHONY: setup repro test test-fast lint benchmark browser-deps
+.PHONY: setup repro test test-fast lint benchmark browser-deps pr-report
 
 setup: $(VENV)/.installed-$(TF_BUILD)
 
@@ -54,6 +54,12 @@ test-fast: setup
 lint: setup
 	ruff check .
 	ruff format --check .
+
+# What this workspace changes against BASE (metrics, params, decisions, the blessing, the
+# training curves): pr-report/report.md, for a pull request (.github/workflows/pr-report.yml).
+BASE ?= main
+pr-report: setup
+	python -m stages.pr_report --base $(BASE)
 
 benchmark: setup
 	python benchmarks/benchmark.py

@@ -1,6 +1,6 @@
 """Classify your own pictures with a trained model (not a pipeline stage).
 
-    python -m stages.predict [--model NAME] [--json] FILE [FILE ...]
+    python -m stages.predict [--model NAME | NAME@VERSION | NAME#STAGE] [--json] FILE [FILE ...]
 
 A PNG or JPEG file holds one picture, of any size (16-bit, palette and transparent PNGs
 and phones' MPO JPEGs too, read as a person sees them): it is made like the dataset's
@@ -14,7 +14,8 @@ Prints each image's predicted class, by the name the dataset gives it, and its
 probability (with --json, one JSON object: the model's name and the answers, with every
 class's probability, as stages.serve answers). A file that cannot be used gets an error
 line and the exit status 1; the other files are still classified. The default model is
-`final`, the finalist evaluate chose (it records its choice in metrics/final.json).
+`final`, the finalist evaluate chose (it records its choice in metrics/final.json); a
+released version (classifier@v1.0.0) is fetched from DVC's cache at its commit.
 """
 
 import json
@@ -23,7 +24,7 @@ import sys
 from stages.lib.core.cli import import_tensorflow_quietly, run_stage
 from stages.lib.core.errors import DataError
 from stages.lib.data.pictures import read_images
-from stages.lib.serving.classifier import MODELS, Classifier
+from stages.lib.serving.classifier import Classifier, model_name
 
 
 def main(args):
@@ -53,7 +54,11 @@ def main(args):
 def arguments(parser):
     parser.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or .npy files")
     parser.add_argument(
-        "--model", choices=MODELS, default="final", help="which trained model (default: final)"
+        "--model",
+        type=model_name,
+        default="final",
+        help="which trained model: final (the default), baseline, big, mlp_final, cnn_final, or a "
+        "released version, NAME@VERSION or NAME#STAGE (e.g. classifier@v1.0.0)",
     )
     parser.add_argument("--json", action="store_true", help="print the answers as JSON")
 

@@ -39,7 +39,7 @@ def classifier(workspace):
 @pytest.fixture(scope="module")
 def client(classifier, workspace):
     """FastAPI's TestClient of the app serving `classifier`, run in `workspace`."""
-    with contextlib.chdir(workspace), TestClient(create_app(classifier, "MNIST")) as client:
+    with contextlib.chdir(workspace), TestClient(create_app(classifier)) as client:
         yield client
 
 

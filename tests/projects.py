@@ -69,6 +69,8 @@ SMALL_SETTINGS = {
     # The tiny CNN is near chance after 2 epochs of 9 batches (0.23-0.34 on 300 validation images),
     # 0.56-0.63 after 4.
     "train_final": {"mlp": {"epochs": 2, "batch_size": 128}, "cnn": {"epochs": 4, "batch_size": 128}},
+    # a floor the tiny models reach (the default, 0.9, is for real datasets)
+    "release": {"min_accuracy": 0.3},
 }
 ALL_STAGES = [
     "download",
@@ -82,6 +84,7 @@ ALL_STAGES = [
     "train_final@mlp",
     "train_final@cnn",
     "evaluate",
+    "bless",
     "export",
 ]
 MODELS = ("baseline", "big", "mlp_final", "cnn_final")

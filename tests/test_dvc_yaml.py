@@ -85,12 +85,13 @@ def test_foreach_stages_run_each_finalist():
 
 def test_only_evaluate_scores_the_test_set():
     """export reads it too, only to check that each exported format predicts what the
-    trained model predicts: nothing is chosen there, and no params of the training stages.
+    trained model predicts: nothing is chosen there, and no params of the training stages
+    (its model card names the dataset and the split).
     inspect reads it to count its classes and find copies of training images (which
     inspect.drop may leave out of training); no model is scored on it there."""
     readers = [name for name, stage in STAGES.items() if "data/prepared/test.npz" in paths(stage["deps"])]
     assert readers == ["inspect", "evaluate", "export"]
-    assert STAGES["export"]["params"] == ["export"]
+    assert STAGES["export"]["params"] == ["dataset.name", "split", "export"]
 
 
 def test_metrics_stay_in_git_and_every_stage_but_evaluate_is_run_cached():

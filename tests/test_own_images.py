@@ -48,7 +48,8 @@ COLOUR_SIZES = ((40, 40), (60, 48))
 @pytest.fixture(scope="module")
 def folder_project(tmp_path_factory):
     """RGB pictures in the project's data/images, one tree of 180 pictures per class,
-    three in four of 40x40; params.yaml's defaults but for the dataset section."""
+    three in four of 40x40; params.yaml's defaults but for the dataset section and the
+    release floor."""
 
     def add_pictures(project):
         write_pictures(project.root / "data" / "images", 180, seed=0, color=True, sizes=COLOUR_SIZES)
@@ -62,7 +63,9 @@ def folder_project(tmp_path_factory):
         "test_fraction": 0.2,
         "color": "rgb",
     }
-    return reproduced_project(tmp_path_factory, None, {}, dataset, before_commit=add_pictures)
+    return reproduced_project(
+        tmp_path_factory, None, {"release": SMALL_SETTINGS["release"]}, dataset, before_commit=add_pictures
+    )
 
 
 def predict(project, *files):

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from stages.pr_report import said
 from tests import postgres, vega_browser
 from tests.idx_files import write_mirror
 from tests.projects import ALL_STAGES, MODELS, SMALL_SETTINGS, Project, reproduced_project
@@ -39,7 +40,7 @@ def project(tmp_path_factory, dataset_folder) -> Project:
     return reproduced_project(tmp_path_factory, mirror, {"dataset": {"files": files}, **SMALL_SETTINGS})
 
 
-def test_first_repro_runs_all_eleven_stages(project):
+def test_first_repro_runs_every_stage(project):
     assert sorted(project.first_run) == sorted(ALL_STAGES)
     scores = project.read_json("metrics/evaluate.json")
     assert set(scores) == {"random_guess", *MODELS, "final"}
@@ -109,6 +110,31 @@ def test_first_repro_runs_all_eleven_stages(project):
     for kind, row in exported["final"]["formats"].items():
         assert (project.root / row["file"]).exists() and row["bytes"] > 0
         assert row["agreement"] == 1.0 or kind == "litert_dynamic_range"
+    blessing = project.read_json("metrics/bless.json")
+    assert blessing["blessed"] and blessing["ships"] and not blessing["forced"], blessing
+    assert blessing["comparison"] == "no released model to compare with"  # no git tag yet
+    assert blessing["floor"]["right"] == final["candidates"][final["kept"]]["right"]  # the same 150 images
+    description = project.read_json("models/export/final/model.json")
+    assert description["model"] == final["kept"] and description["classes"] == [str(d) for d in range(10)]
+    card = (project.root / "models/export/final/README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    [result] = header["model-index"][0]["results"]
+    assert result["metrics"][0] == {
+        "type": "accuracy",
+        "value": scores["final"]["accuracy"],
+        "name": "Test accuracy",
+    }
+    assert f"# final: {final['kept']}, an image classifier trained on MNIST" in card
+    for section in (
+        "Intended use",
+        "Training data and split",
+        "Evaluation",
+        "How it was chosen",
+        "Limitations",
+    ):
+        assert f"## {section}" in card
+    assert f"p = {final['p_value']:.2g}" in card and blessing["outcome"] in card
+    assert card.count("\n| ") == 2 + 10 + 2 + 5  # per class and per format, with their headers
 
 
 def test_second_repro_runs_nothing(project):
@@ -194,12 +220,11 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
         outs = paths(stage.get("outs")) + paths(stage.get("metrics"))
         assert [path for path in record["read"] if not within(path, deps + outs)] == [], name
         assert [path for path in record["written"] if not within(path, outs)] == [], name
-        # export declares every trained model, and reads the ones export.models names
-        unread_models = {f"models/{model}.keras" for model in MODELS} if name == "export" else set()
+        # export declares every trained model and what its card says of each, and reads those
+        # export.models names
+        unread = export_files(project) if name == "export" else set()
         assert [
-            dep
-            for dep in deps
-            if dep not in unread_models and not any(within(p, [dep]) for p in record["read"])
+            dep for dep in deps if dep not in unread and not any(within(p, [dep]) for p in record["read"])
         ] == [], name
         assert [out for out in outs if not any(within(path, [out]) for path in record["written"])] == [], name
         declared = stage.get("params", [])
@@ -207,6 +232,19 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
             key for key in record["params"] if not any(key == d or key.startswith(d + ".") for d in declared)
         ] == [], name
     assert seen == set(ALL_STAGES)
+
+
+def export_files(project) -> set[str]:
+    """What the export stage declares but need not read: the files of the models it
+    does not export (the default exports only final)."""
+    final = project.read_json("metrics/final.json")["kept"]
+    others = [model for model in MODELS if model != final]
+    return {
+        *(f"models/{model}.keras" for model in others),
+        *(f"metrics/evaluate/predictions_{model}.csv" for model in others),
+        *(f"metrics/cv_search/{space}/metrics.json" for space in ("mlp", "cnn") if f"{space}_final" != final),
+        *(f"metrics/train_final/{space}/duel.json" for space in ("mlp", "cnn") if f"{space}_final" != final),
+    }
 
 
 TRAINING_STAGES = [
@@ -234,7 +272,7 @@ TRAINING_STAGES = [
         ),
         ("stages/lib/core/paths.py", sorted(ALL_STAGES)),
         ("stages/evaluate.py", ["evaluate"]),
-        ("stages/lib/serving/formats.py", ["export"]),
+        ("stages/lib/serving/formats.py", ["bless", "export"]),
     ],
 )
 def test_a_code_change_makes_exactly_the_stages_that_import_it_stale(project, module, stages):
@@ -256,17 +294,31 @@ def test_python_bytecode_beside_the_code_does_not_make_a_stage_stale(project):
     assert "up to date" in project.run("dvc", "status")
 
 
-def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_metrics_diff(project):
+def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_metrics_diff(
+    project, tmp_path
+):
     before = project.read_json("metrics/evaluate.json")["mlp_final"]
     project.edit_params("train_final", mlp={"epochs": 3, "batch_size": 128})
     # the search too: its budget is minutes of train_final as train_final.mlp trains
-    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate", "export"]
+    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate", "bless", "export"]
     assert project.read_json("metrics/cv_search/mlp/metrics.json")["budget"]["epochs"] == 3
     project.commit("train_final@mlp for 3 epochs")
     diff = json.loads(project.run("dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))
     assert diff["metrics/evaluate.json"]["mlp_final.accuracy"]["old"] == before["accuracy"]
     assert diff["metrics/train_final/mlp/metrics.json"]["step"] == {"old": 1, "new": 2, "diff": 1}
     assert "baseline.accuracy" not in diff["metrics/evaluate.json"]  # unchanged metrics are not listed
+    # the pull request's report (make pr-report)
+    project.run(sys.executable, "-m", "stages.pr_report", "--base", "HEAD~1", "--out", str(tmp_path))
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# What this change does, against HEAD~1\n\n## Release\n")
+    assert re.search(r"\| params.yaml +\| train_final.mlp.epochs +\| 2 +\| 3 +\|", report)
+    assert re.search(r"\| metrics/evaluate.json +\| mlp_final.accuracy +\|", report)
+    old_duel = json.loads(project.run("git", "show", "HEAD~1:metrics/train_final/mlp/duel.json"))
+    new_duel = project.read_json("metrics/train_final/mlp/duel.json")
+    changed = f"- **train_final@mlp**: was {said(old_duel)}; now {said(new_duel)}."
+    assert (changed in report) == (said(old_duel) != said(new_duel)), report
+    assert "## Training curves that changed\n![curves_mlp_final](curves_mlp_final.png)\n" in report
+    assert [path.name for path in tmp_path.glob("*.png")] == ["curves_mlp_final.png"]
 
 
 def test_a_label_issue_param_reruns_inspect_and_the_report_never_split_or_training(project):
@@ -498,4 +550,57 @@ def test_a_killed_workers_trial_is_failed_and_run_again(project):
             summary = project.read_json("metrics/cv_search/mlp/metrics.json")
             assert summary["trials"] == 6 and summary["fail"] == 1
     finally:
+        project.restore()
+
+
+def test_a_version_registered_with_gto_refuses_a_worse_model_unless_forced_and_can_be_served(
+    project, tmp_path
+):
+    """README's "Release", for real: v1.0.0 registered and assigned prod with gto; a
+    clearly worse run refused against it with its counts and p; the same run with
+    release.force shipped and recorded as forced; `--model classifier@v1.0.0` answers as
+    v1.0.0's final did."""
+    images = tmp_path / "holdout.npy"
+    np.save(images, np.load(project.root / "data/split/holdout.npz")["x"][:20])
+    released_answers = json.loads(project.run(sys.executable, "-m", "stages.predict", "--json", str(images)))
+    try:
+        project.run("gto", "register", "classifier", "--version", "v1.0.0")
+        project.run("gto", "assign", "classifier", "--version", "v1.0.0", "--stage", "prod")
+        # one step of training for each finalist: both near chance
+        project.edit_params(
+            "train_final", mlp={"epochs": 1, "batch_size": 1024}, cnn={"epochs": 1, "batch_size": 1024}
+        )
+        log = project.run("dvc", "repro", check=False)
+        blessing = project.read_json("metrics/bless.json")
+        assert not blessing["blessed"] and not blessing["ships"], blessing
+        assert blessing["released"] == "classifier@v1.0.0 (prod)"
+        comparison = blessing["comparison"]
+        assert comparison["kept"] == "classifier@v1.0.0 (prod)" and comparison["p_value"] < 0.05
+        assert (
+            "is not blessed: " in log
+            and "the released classifier@v1.0.0 (prod) is better beyond the noise (" in log
+        )
+        assert "Running stage 'export'" in log and "release.force: true" in log
+        project.edit_params("release", force=True)
+        assert project.repro() == ["bless", "export"]
+        blessing = project.read_json("metrics/bless.json")
+        assert blessing["forced"] and blessing["ships"] and not blessing["blessed"], blessing
+        assert (
+            "Shipped all the same: release.force is true"
+            in (project.root / "models/export/final/README.md").read_text()
+        )
+        answers = json.loads(
+            project.run(
+                sys.executable, "-m", "stages.predict", "--model", "classifier@v1.0.0", "--json", str(images)
+            )
+        )
+        assert answers["model"] == f"classifier@v1.0.0 ({released_answers['model']})"
+        assert answers["predictions"] == released_answers["predictions"]
+        missing = project.run(
+            sys.executable, "-m", "stages.predict", "--model", "classifier@v2.0.0", str(images), check=False
+        )
+        assert "classifier@v2.0.0: no such release (registered versions of classifier: v1.0.0)" in missing
+    finally:
+        for tag in project.run("git", "tag", "--list").split():
+            project.run("git", "tag", "-d", tag)
         project.restore()

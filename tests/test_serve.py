@@ -233,7 +233,7 @@ def local_server(classifier, workspace):
     """The app on uvicorn in a thread of this process (so that tests can lower its limits):
     its port."""
     port = free_port()
-    config = uvicorn.Config(create_app(classifier, "MNIST"), host="127.0.0.1", port=port, log_config=None)
+    config = uvicorn.Config(create_app(classifier), host="127.0.0.1", port=port, log_config=None)
     server = uvicorn.Server(config)
     with contextlib.chdir(workspace):
         thread = threading.Thread(target=server.run, daemon=True)

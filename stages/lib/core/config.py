@@ -94,6 +94,12 @@ class Export(Strict):
         return models
 
 
+class Release(Strict):
+    min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)]
+    stage: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+    force: bool
+
+
 class LabelIssues(Strict):
     model: ModelSpec
     folds: Annotated[int, Field(ge=2)]
@@ -123,6 +129,7 @@ class Params(Strict):
     train_big: TrainSection
     cv_search: CvSearch
     train_final: TrainFinal
+    release: Release
     export: Export
 
 

@@ -21,6 +21,11 @@ def load_model(path: Path):
     return keras.models.load_model(path, safe_mode=True)
 
 
+def right_answers(model, x, y):
+    """Which of the images `x` (labels `y`) the Keras `model` classifies right (bool)."""
+    return model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+
+
 def chosen_final() -> str:
     """The name of the model evaluate chose as `final` (it writes FINAL_CHOICE)."""
     if not FINAL_CHOICE.exists():

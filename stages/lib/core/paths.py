@@ -23,8 +23,12 @@ FINALISTS = ("mlp", "cnn")
 TRAINED_MODELS = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
 # Where evaluate records its choice of `final` between the finalists.
 FINAL_CHOICE = METRICS_DIR / "final.json"
-# Where the export stage writes each exported model's formats.
+# Where bless records whether `final` may ship (stage bless).
+BLESSING = METRICS_DIR / "bless.json"
+# Where the export stage writes each exported model's formats, its model card and its
+# description (the artifact dvc.yaml declares and GTO versions, by this name).
 EXPORT_DIR = MODELS_DIR / "export"
+RELEASE_ARTIFACT = "classifier"
 
 
 def model_path(name: str) -> Path:

@@ -9,8 +9,9 @@ CALIBRATION_BINS = 15
 
 
 def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Accuracy, cross-entropy loss and macro precision/recall/F1 of predicted class
-    probabilities (the prediction is the most probable class)."""
+    """Accuracy, cross-entropy loss, macro precision/recall/F1 and the expected
+    calibration error of predicted class probabilities (the prediction is the most
+    probable class)."""
     num_classes = probabilities.shape[1]
     y_pred = probabilities.argmax(axis=1)
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -22,6 +23,7 @@ def summarize(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
         "macro_precision": float(precision),
         "macro_recall": float(recall),
         "macro_f1": float(f1),
+        "calibration_error": calibration(y_true, probabilities)[0],
     }
 
 

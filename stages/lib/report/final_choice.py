@@ -5,6 +5,7 @@ stages.serve, the export stage and `dvc metrics diff`."""
 from stages.lib.core.artifacts import read_json
 from stages.lib.core.costs import TRAINING_COST
 from stages.lib.core.decisions import Candidate, record
+from stages.lib.core.model_files import right_answers
 from stages.lib.core.paths import training_log_dir
 
 
@@ -22,7 +23,7 @@ def choose_final(finalists: dict, holdout, duels: dict[str, dict], significance:
     x, y = holdout
     candidates = []
     for space, model in finalists.items():
-        right = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+        right = right_answers(model, x, y)
         duel = duels[space]
         candidates.append(Candidate(f"{space}_final", right, duel["candidates"][duel["kept"]]["cost"]))
     return record(*candidates, significance=significance, cost=TRAINING_COST)

@@ -13,6 +13,7 @@ import optuna
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stages.lib.core.costs import microseconds_per_image, multiply_adds
+from stages.lib.core.model_files import right_answers
 from stages.lib.core.search_config import CvSearch, Space
 from stages.lib.core.specs import ModelSpec
 from stages.lib.search.spaces import configure, suggest
@@ -61,7 +62,7 @@ def scoring_callback(trial, validation_data):
         pruned, right = False, None
 
         def on_epoch_end(self, epoch, logs=None):
-            self.right = self.model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+            self.right = right_answers(self.model, x, y)
             logs["val_accuracy"] = accuracy = float(self.right.mean())  # on the epoch's log line
             trial.report(accuracy, epoch + 1)
             if trial.should_prune() and prunable and epoch + 1 < self.params["epochs"]:

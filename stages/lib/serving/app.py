@@ -36,14 +36,14 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status, headers=headers)
 
 
-def create_app(classifier: Classifier, dataset: str) -> FastAPI:
-    """The app serving `classifier`'s model, trained on the dataset named `dataset`."""
+def create_app(classifier: Classifier) -> FastAPI:
+    """The app serving `classifier`'s model."""
     app = FastAPI(title="mnist-dvc", docs_url=None, redoc_url=None, openapi_url=None)
     health = {
         "status": "ok",
         "model": classifier.name,
-        "test_accuracy": classifier.test_accuracy(),
-        "dataset": dataset,
+        "test_accuracy": classifier.test_accuracy,
+        "dataset": classifier.dataset,
         "classes": classifier.classes,
         "image_size": list(classifier.preparation.size),
         "color": classifier.preparation.color,

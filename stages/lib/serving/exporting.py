@@ -2,13 +2,26 @@
 runtime on the test images beside the .keras model, measured and checked."""
 
 import logging
+import shutil
 from pathlib import Path
 
-from stages.lib.core.config import Export
+import pandas as pd
+
+from stages.lib.core.artifacts import read_json, write_json
+from stages.lib.core.config import Export, Params
 from stages.lib.core.model_files import chosen_final, load_model
-from stages.lib.core.paths import model_path
+from stages.lib.core.paths import (
+    BLESSING,
+    DATASET_INFO,
+    FINAL_CHOICE,
+    FINALISTS,
+    METRICS_DIR,
+    duel_path,
+    model_path,
+)
 from stages.lib.serving.checks import BATCH, check, measure, predict_all
 from stages.lib.serving.formats import format_paths, runner, write_formats
+from stages.lib.serving.model_card import CardFacts, model_card
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +40,10 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
     reference = predict_all(model.predict_on_batch, images)
     runners = {"keras": (model.predict_on_batch, model_path(trained))}
     runners |= {kind: (runner(kind, path), path) for kind, path in paths.items()}
+    shutil.copyfile(model_path(trained), folder / f"{name}.keras")
     formats = {}
     for kind, (run, path) in runners.items():
-        shown = shown_folder / path.relative_to(folder) if kind != "keras" else path
+        shown = shown_folder / (path.relative_to(folder) if kind != "keras" else f"{name}.keras")
         row = {"file": str(shown), **measure(run, path, images, labels, reference, settings.timing_runs)}
         log.info(
             "%s %s: %s bytes, %.3f ms per image, %s images/s in batches of %d, agreement %.4f "
@@ -53,3 +67,48 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
         )
         formats[kind] = row
     return {"model": trained, "images": len(images), "formats": formats}
+
+
+def describe(name: str, figures: dict, folder: Path, params: Params) -> None:
+    """Writes the model exported as `name` its description, NAME/model.json (what
+    stages.serve needs to serve a released version), and its model card, NAME/README.md."""
+    trained, dataset = figures["model"], read_json(DATASET_INFO)
+    scores = read_json(METRICS_DIR / "evaluate.json")[trained]
+    write_json(
+        folder / name / "model.json",
+        {"model": trained, "dataset": params.dataset.name, "test_accuracy": scores["accuracy"]}
+        | {key: dataset[key] for key in ("classes", "image_size", "color", "centre")},
+    )
+    per_class = pd.read_csv(METRICS_DIR / "evaluate" / "per_class.csv", dtype={"class": str})
+    facts = CardFacts(
+        name=name,
+        model=trained,
+        dataset_name=params.dataset.name,
+        dataset=dataset,
+        split_sizes=params.split.sizes(dataset["images"]["train"]),
+        scores=scores,
+        per_class=per_class[per_class["model"] == trained],
+        predictions=pd.read_csv(METRICS_DIR / "evaluate" / f"predictions_{trained}.csv", dtype=str),
+        decisions=decisions(trained),
+        blessing=read_json(BLESSING),
+        formats=figures["formats"],
+    )
+    (folder / name / "README.md").write_text(model_card(facts))
+
+
+def decisions(trained: str) -> list[tuple[str, dict, str]]:
+    """The recorded decisions that chose the trained model (none for baseline and big)."""
+    space = trained.removesuffix("_final")
+    if space not in FINALISTS:
+        return []
+    chosen = [
+        (
+            f"Search (cv_search@{space})",
+            read_json(METRICS_DIR / "cv_search" / space / "metrics.json")["decision"],
+            "validation images",
+        ),
+        (f"Trained in full (train_final@{space})", read_json(duel_path(space)), "holdout images"),
+    ]
+    if chosen_final() == trained:
+        chosen.append(("Final (evaluate, between the finalists)", read_json(FINAL_CHOICE), "holdout images"))
+    return chosen

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from stages.lib.core.costs import TRAINING_COST, training_seconds
 from stages.lib.core.decisions import Candidate, alone, record
+from stages.lib.core.model_files import right_answers
 from stages.lib.core.specs import ModelSpec
 from stages.lib.training.fitting import train
 
@@ -58,7 +59,7 @@ def train_finalist(
                 num_classes=num_classes,
                 log_dir=Path(scratch) / name,
             )
-            right = model.predict(x, batch_size=1024, verbose=0).argmax(axis=1) == y
+            right = right_answers(model, x, y)
             cost = training_seconds(
                 spec,
                 x.shape[1:],

@@ -1,0 +1,64 @@
+"""Stage bless: whether `final` may ship, decided on the holdout images as every choice
+is (the test images choose nothing). `final` is blessed when its holdout accuracy is at
+least release.min_accuracy and the released model is not better on the same images
+beyond the noise (McNemar's exact test at `significance`). The released model is GTO's
+version of the artifact `classifier` assigned to release.stage (else its latest
+registered version), fetched from DVC's cache at its commit; with no release tag, the
+floor alone decides. Writes metrics/bless.json; the export stage ships only a blessed
+model, or any with release.force: true.
+
+Reads the git tags as they are when it runs: after `gto assign`, `dvc repro -f -s bless`
+checks the model again against the newly assigned version.
+"""
+
+import logging
+import tempfile
+from pathlib import Path
+
+from stages.lib.core.artifacts import load_arrays, write_json
+from stages.lib.core.blessing import bless
+from stages.lib.core.cli import run_stage
+from stages.lib.core.config import load_params
+from stages.lib.core.decisions import Candidate
+from stages.lib.core.errors import DataError
+from stages.lib.core.model_files import chosen_final, load_model, right_answers
+from stages.lib.core.paths import BLESSING, SPLIT_DIR, model_path
+from stages.lib.serving.releases import fetch, released
+
+log = logging.getLogger("bless")
+
+
+def main(args):
+    params = load_params()
+    x, y = load_arrays(SPLIT_DIR / "holdout.npz", "x", "y")
+    name = chosen_final()
+    model = load_model(model_path(name))
+    release = released(params.release.stage)
+    old = None
+    if release is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            released_model = load_model(fetch(release, ["final.keras"], Path(folder))["final.keras"])
+        if (
+            released_model.input_shape != model.input_shape
+            or released_model.output_shape != model.output_shape
+        ):
+            raise DataError(
+                f"the released {release} takes {released_model.input_shape[1:]} and gives "
+                f"{released_model.output_shape[1]} classes, {name} {model.input_shape[1:]} and "
+                f"{model.output_shape[1]}: they cannot be compared. Set release.force: true to ship {name} "
+                "all the same, then register it as a new version"
+            )
+        old = Candidate(f"{release}", right_answers(released_model, x, y), 0.0)
+    blessing = bless(
+        Candidate(name, right_answers(model, x, y), 0.0),
+        old,
+        min_accuracy=params.release.min_accuracy,
+        significance=params.significance,
+        force=params.release.force,
+    )
+    write_json(BLESSING, blessing)
+    log.info(blessing["outcome"])
+
+
+if __name__ == "__main__":
+    run_stage(main, __doc__)
