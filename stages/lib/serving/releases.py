@@ -4,7 +4,6 @@ assigns it a stage); DVC's cache (or remote) holds each commit's export folder, 
 artifact `classifier` of dvc.yaml."""
 
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +81,3 @@ def fetch(release: Release, files: list[str], destination: Path) -> dict[str, Pa
                 f"{error}); `dvc pull` at that commit fetches it from the remote, if it was pushed"
             ) from None
     return paths
-
-
-def fetched(release: Release, files: list[str]) -> tuple[dict[str, Path], tempfile.TemporaryDirectory]:
-    """fetch() into a new temporary folder, returned with it (the caller removes it)."""
-    folder = tempfile.TemporaryDirectory(prefix="release-")
-    return fetch(release, files, Path(folder.name)), folder
