@@ -4,16 +4,15 @@ pipeline stage):
     python -m stages.pr_report [--base REV] [--out FOLDER]
 
 Writes FOLDER/report.md (default pr-report/) comparing this workspace with the commit
-REV (default main): `dvc metrics diff` and `dvc params diff`, the blessing, each decision
-that changed in one sentence, and a PNG of each model's training curves that changed
-(REV's dashed, this workspace's solid). REV's files are read as DVC reads any revision:
+REV (default main): the blessing, each decision that changed in one sentence, what `dvc
+metrics diff` and `dvc params diff` show, and a PNG of each model's training curves that
+changed (REV's dashed, this workspace's solid). REV's files are read as DVC reads any revision:
 the metrics from git, the curves from DVC's cache (or remote). `make pr-report BASE=main`
 runs it; .github/workflows/pr-report.yml posts the report on a pull request with CML.
 """
 
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -45,9 +44,26 @@ def at(base: str | None, path: Path) -> str | None:
         return None
 
 
-def dvc_diff(kind: str, base: str) -> str:
-    result = subprocess.run(["dvc", kind, "diff", base, "--md"], capture_output=True, text=True, check=True)
-    return result.stdout.strip() or f"No {kind} changed."
+def dvc_diffs(base: str) -> dict[str, dict]:
+    """`dvc metrics diff` and `dvc params diff` against `base`: per kind, per file, per
+    key, its old and new value (None where absent) and the difference of numbers."""
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        return {
+            "metrics": repo.metrics.diff(a_rev=base)["diff"],
+            "params": repo.params.diff(a_rev=base)["diff"],
+        }
+
+
+def diff_table(changes: dict[str, dict], base: str) -> str:
+    rows = [
+        f"| {path} | {key} | {value['old']} | {value['new']} | {value.get('diff', '')} |"
+        for path, keys in changes.items()
+        for key, value in sorted(keys.items())
+    ]
+    header = [f"| file | key | {base} | this change | difference |", "| --- | --- | --- | --- | --- |"]
+    return "\n".join(header + rows) if rows else "None changed."
 
 
 def decision(text: str | None, key: str | None) -> dict | None:
@@ -119,6 +135,7 @@ def plot_changed_curves(base: str, out: Path) -> list[Path]:
 def report(base: str, out: Path) -> str:
     blessing = decision(at(None, BLESSING), None)
     figures = plot_changed_curves(base, out)
+    diffs = dvc_diffs(base)
     return "\n".join(
         [
             f"# What this change does, against {base}",
@@ -130,10 +147,10 @@ def report(base: str, out: Path) -> str:
             *changed_decisions(base),
             "",
             "## Metrics",
-            dvc_diff("metrics", base),
+            diff_table(diffs["metrics"], base),
             "",
             "## Params",
-            dvc_diff("params", base),
+            diff_table(diffs["params"], base),
             "",
             "## Training curves that changed",
             *([f"![{path.stem}]({path.name})" for path in figures] or ["None."]),

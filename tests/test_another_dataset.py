@@ -73,6 +73,19 @@ def test_another_dataset_runs_end_to_end_under_its_own_names(shapes_project):
         (shapes_project.root / "metrics/evaluate/predictions_cnn_final.csv").read_text().splitlines()
     )
     assert {value for line in predictions[1:] for value in line.split(",")} <= set(SHAPES)
+    # what it releases says what it is: the model card and dvc.yaml's artifacts
+    card = (shapes_project.root / "models/export/final/README.md").read_text()
+    assert "an image classifier trained on Shapes" in card and "- Classes: ring, bar, cross." in card
+    assert not re.search("digit|mnist", card, re.IGNORECASE), card
+    declared = (
+        "import json; from dvc.repo import Repo; "
+        "print(json.dumps({n: a.to_dict() for n, a in Repo().artifacts.read()['dvc.yaml'].items()}))"
+    )
+    artifacts = json.loads(shapes_project.run(sys.executable, "-c", declared).splitlines()[0])
+    assert artifacts["classifier"]["labels"] == ["Shapes", "image-classification", "keras"]
+    assert artifacts["classifier"]["meta"]["dataset"] == "Shapes"
+    assert artifacts["classifier"]["desc"].startswith("The Shapes image classifier")
+    assert artifacts["prepared-images"]["type"] == "dataset"
 
     np.save(shapes_project.root / "some.npy", shapes(4, 2)[0])
     result = subprocess.run(

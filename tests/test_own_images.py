@@ -109,7 +109,11 @@ def test_rgb_pictures_in_the_projects_folder_run_and_an_added_one_reruns_the_pip
     assert dataset["classes"] == SHAPES and dataset["color"] == "rgb"
     assert dataset["images"] == {"train": 432, "test": 108} and dataset["image_size"] == [40, 40]
     defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert {**project.params(), "dataset": None} == {**defaults, "dataset": None}
+    assert {**project.params(), "dataset": None, "release": None} == {
+        **defaults,
+        "dataset": None,
+        "release": None,
+    }
     report = (project.root / "metrics/evaluate/report.md").read_text()
     assert "Coloured shapes's 40x40 rgb images into 3 classes (ring, bar, cross)" in report
     for space, largest in (

@@ -220,9 +220,7 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
         outs = paths(stage.get("outs")) + paths(stage.get("metrics"))
         assert [path for path in record["read"] if not within(path, deps + outs)] == [], name
         assert [path for path in record["written"] if not within(path, outs)] == [], name
-        # export declares every trained model and what its card says of each, and reads those
-        # export.models names
-        unread = export_files(project) if name == "export" else set()
+        unread = declared_unread(project).get(name, set())
         assert [
             dep for dep in deps if dep not in unread and not any(within(p, [dep]) for p in record["read"])
         ] == [], name
@@ -234,16 +232,21 @@ def test_each_stage_reads_and_writes_what_dvc_yaml_declares(project):
     assert seen == set(ALL_STAGES)
 
 
-def export_files(project) -> set[str]:
-    """What the export stage declares but need not read: the files of the models it
-    does not export (the default exports only final)."""
+def declared_unread(project) -> dict[str, set[str]]:
+    """What a stage declares but need not read, by stage: bless reads the finalist that is
+    final; export (which declares every model and what its card says of each) reads the
+    models export.models names (by default final alone)."""
     final = project.read_json("metrics/final.json")["kept"]
     others = [model for model in MODELS if model != final]
+    other_space = [space for space in ("mlp", "cnn") if f"{space}_final" != final]
     return {
-        *(f"models/{model}.keras" for model in others),
-        *(f"metrics/evaluate/predictions_{model}.csv" for model in others),
-        *(f"metrics/cv_search/{space}/metrics.json" for space in ("mlp", "cnn") if f"{space}_final" != final),
-        *(f"metrics/train_final/{space}/duel.json" for space in ("mlp", "cnn") if f"{space}_final" != final),
+        "bless": {f"models/{space}_final.keras" for space in other_space},
+        "export": {
+            *(f"models/{model}.keras" for model in others),
+            *(f"metrics/evaluate/predictions_{model}.csv" for model in others),
+            *(f"metrics/cv_search/{space}/metrics.json" for space in other_space),
+            *(f"metrics/train_final/{space}/duel.json" for space in other_space),
+        },
     }
 
 
@@ -311,8 +314,9 @@ def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_
     project.run(sys.executable, "-m", "stages.pr_report", "--base", "HEAD~1", "--out", str(tmp_path))
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# What this change does, against HEAD~1\n\n## Release\n")
-    assert re.search(r"\| params.yaml +\| train_final.mlp.epochs +\| 2 +\| 3 +\|", report)
-    assert re.search(r"\| metrics/evaluate.json +\| mlp_final.accuracy +\|", report)
+    assert "| params.yaml | train_final.mlp.epochs | 2 | 3 | |" in report
+    old, new = before["accuracy"], project.read_json("metrics/evaluate.json")["mlp_final"]["accuracy"]
+    assert f"| metrics/evaluate.json | mlp_final.accuracy | {old} | {new} | {new - old} |" in report
     old_duel = json.loads(project.run("git", "show", "HEAD~1:metrics/train_final/mlp/duel.json"))
     new_duel = project.read_json("metrics/train_final/mlp/duel.json")
     changed = f"- **train_final@mlp**: was {said(old_duel)}; now {said(new_duel)}."
@@ -553,6 +557,19 @@ def test_a_killed_workers_trial_is_failed_and_run_again(project):
         project.restore()
 
 
+def predict_json(project, *args: str) -> dict:
+    """`python -m stages.predict --json ARGS` in the project: its answer."""
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.predict", "--json", *args],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_a_version_registered_with_gto_refuses_a_worse_model_unless_forced_and_can_be_served(
     project, tmp_path
 ):
@@ -562,7 +579,7 @@ def test_a_version_registered_with_gto_refuses_a_worse_model_unless_forced_and_c
     v1.0.0's final did."""
     images = tmp_path / "holdout.npy"
     np.save(images, np.load(project.root / "data/split/holdout.npz")["x"][:20])
-    released_answers = json.loads(project.run(sys.executable, "-m", "stages.predict", "--json", str(images)))
+    released_answers = predict_json(project, str(images))
     try:
         project.run("gto", "register", "classifier", "--version", "v1.0.0")
         project.run("gto", "assign", "classifier", "--version", "v1.0.0", "--stage", "prod")
@@ -589,11 +606,7 @@ def test_a_version_registered_with_gto_refuses_a_worse_model_unless_forced_and_c
             "Shipped all the same: release.force is true"
             in (project.root / "models/export/final/README.md").read_text()
         )
-        answers = json.loads(
-            project.run(
-                sys.executable, "-m", "stages.predict", "--model", "classifier@v1.0.0", "--json", str(images)
-            )
-        )
+        answers = predict_json(project, "--model", "classifier@v1.0.0", str(images))
         assert answers["model"] == f"classifier@v1.0.0 ({released_answers['model']})"
         assert answers["predictions"] == released_answers["predictions"]
         missing = project.run(
