@@ -314,7 +314,7 @@ def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_
     project.run(sys.executable, "-m", "stages.pr_report", "--base", "HEAD~1", "--out", str(tmp_path))
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# What this change does, against HEAD~1\n\n## Release\n")
-    assert "| params.yaml | train_final.mlp.epochs | 2 | 3 | |" in report
+    assert "| params.yaml | train_final.mlp.epochs | 2 | 3 | 1 |" in report
     old, new = before["accuracy"], project.read_json("metrics/evaluate.json")["mlp_final"]["accuracy"]
     assert f"| metrics/evaluate.json | mlp_final.accuracy | {old} | {new} | {new - old} |" in report
     old_duel = json.loads(project.run("git", "show", "HEAD~1:metrics/train_final/mlp/duel.json"))

@@ -47,7 +47,7 @@ def audit(event: str, args: tuple) -> None:
             writes = mode is not None and any(flag in mode for flag in "wax+")
             record["written" if writes else "read"].add(path)
     elif event in ("os.rename", "os.replace"):
-        if (path := relative(args[1])) is not None:
+        if (path := relative(args[1])) is not None and not temporary(path):
             record["written"].add(path)
     elif event == "sqlite3.connect":
         if (path := relative(args[0])) is not None and not temporary(path):

@@ -11,7 +11,7 @@ from stages.lib.core.decisions import sentence
 from stages.lib.core.intervals import wilson_interval
 
 PREPARATIONS = {
-    "mass": "as MNIST's digits were made: light ink on a dark background (dark ink on light paper is "
+    "mass": "as the training images were: light ink on a dark background (dark ink on light paper is "
     "inverted), the drawing fitted into a box of 20/28 of each side and centred by its centre of mass",
     "none": "resized with its aspect ratio kept, the rest padded with black",
 }
