@@ -60,7 +60,15 @@ def body(facts: CardFacts) -> list[str]:
     dataset, classes = facts.dataset, facts.dataset["classes"]
     height, width = dataset["image_size"]
     channels = 3 if dataset["color"] == "rgb" else 1
-    test_images = dataset["images"]["test"]
+    test_images, sizes = dataset["images"]["test"], facts.split_sizes
+    finalist = facts.model.endswith(
+        "_final"
+    )  # trained as train_final trains; baseline and big as notebook 000
+    trained_on = (
+        f"the search and validation images ({sizes['search'] + sizes['validation']:,})"
+        if finalist
+        else f"the search and holdout images ({sizes['search'] + sizes['holdout']:,}), validated on the rest"
+    )
     right = round(facts.scores["accuracy"] * test_images)
     low, high = wilson_interval(right, test_images)
     return [
@@ -79,10 +87,10 @@ def body(facts: CardFacts) -> list[str]:
         "",
         "## Training data and split",
         f"{facts.dataset_name}: {dataset['images']['train']:,} training and {test_images:,} test images "
-        f"({dataset['format']}). The training images were split into {facts.split_sizes['search']:,} to "
-        f"search and train on, {facts.split_sizes['validation']:,} for validation and "
-        f"{facts.split_sizes['holdout']:,} held out to decide between trained models; copies of one picture "
-        "stay in one part. The test images chose nothing: they were read once, to score.",
+        f"({dataset['format']}). The training images were split into {sizes['search']:,} to search on, "
+        f"{sizes['validation']:,} for validation and {sizes['holdout']:,} held out to decide between trained "
+        f"models; copies of one picture stay in one part. {facts.model} was trained on {trained_on}. "
+        "The test images chose nothing: they were read once, to score.",
         "",
         "## Evaluation on the test images",
         f"Accuracy {facts.scores['accuracy']:.4f} ({right:,} of {test_images:,}; Wilson 95% interval "
