@@ -77,6 +77,8 @@ def said(record: dict | None) -> str:
     """A decision's outcome, with its p-value where there was a test."""
     if record is None:
         return "none"
+    if "floor" in record:  # the blessing: its outcome names its counts and p
+        return record["outcome"]
     p = (
         record["comparison"].get("p_value")
         if isinstance(record.get("comparison"), dict)
@@ -120,9 +122,8 @@ def plot_changed_curves(base: str, out: Path) -> list[Path]:
             for part, colour in (("train", "tab:blue"), ("eval", "tab:orange")):
                 for frame, style, when in ((old, "--", base), (new, "-", "this change")):
                     if (table := frame.get(f"{part}/{metric}")) is not None:
-                        axis.plot(
-                            table["step"] + 1, table[metric], style, color=colour, label=f"{part}, {when}"
-                        )
+                        steps, values = table["step"] + 1, table[metric]
+                        axis.plot(steps, values, style, marker=".", color=colour, label=f"{part}, {when}")
             axis.set(title=f"{model}: {metric}", xlabel="epoch")
             axis.legend(fontsize=8)
         path = out / f"curves_{model}.png"
@@ -146,8 +147,10 @@ def report(base: str, out: Path) -> str:
             "## Decisions",
             *changed_decisions(base),
             "",
-            "## Metrics",
-            diff_table(diffs["metrics"], base),
+            "## Metrics (the blessing's record, metrics/bless.json, is under Release)",
+            diff_table(
+                {path: keys for path, keys in diffs["metrics"].items() if path != str(BLESSING)}, base
+            ),
             "",
             "## Params",
             diff_table(diffs["params"], base),
