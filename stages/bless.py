@@ -4,8 +4,9 @@ least release.min_accuracy and the released model is not better on the same imag
 beyond the noise (McNemar's exact test at `significance`). The released model is GTO's
 version of the artifact `classifier` assigned to release.stage (else its latest
 registered version), fetched from DVC's cache at its commit; with no release tag, the
-floor alone decides. Writes metrics/bless.json; the export stage ships only a blessed
-model, or any with release.force: true.
+floor alone decides; a released model that takes other images (another dataset) cannot
+be compared, and that check fails. Writes metrics/bless.json; the export stage ships
+only a blessed model, or any with release.force: true.
 
 Reads the git tags as they are when it runs: after `gto assign`, `dvc repro -f -s bless`
 checks the model again against the newly assigned version.
@@ -20,7 +21,6 @@ from stages.lib.core.blessing import bless
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.decisions import Candidate
-from stages.lib.core.errors import DataError
 from stages.lib.core.model_files import chosen_final, load_model, right_answers
 from stages.lib.core.paths import BLESSING, SPLIT_DIR, model_path
 from stages.lib.serving.releases import fetch, released
@@ -34,27 +34,25 @@ def main(args):
     name = chosen_final()
     model = load_model(model_path(name))
     release = released(params.release.stage)
-    old = None
+    old, incomparable = None, None
     if release is not None:
         with tempfile.TemporaryDirectory() as folder:
             released_model = load_model(fetch(release, ["final.keras"], Path(folder))["final.keras"])
-        if (
-            released_model.input_shape != model.input_shape
-            or released_model.output_shape != model.output_shape
-        ):
-            raise DataError(
-                f"the released {release} takes {released_model.input_shape[1:]} and gives "
-                f"{released_model.output_shape[1]} classes, {name} {model.input_shape[1:]} and "
-                f"{model.output_shape[1]}: they cannot be compared. Set release.force: true to ship {name} "
-                "all the same, then register it as a new version"
+        shapes = [(m.input_shape[1:], m.output_shape[1]) for m in (released_model, model)]
+        if shapes[0] == shapes[1]:
+            old = Candidate(f"{release}", right_answers(released_model, x, y), 0.0)
+        else:
+            incomparable = (
+                f"the released {release} takes images of {shapes[0][0]} into {shapes[0][1]} classes, "
+                f"{name} {shapes[1][0]} into {shapes[1][1]}: they cannot be compared"
             )
-        old = Candidate(f"{release}", right_answers(released_model, x, y), 0.0)
     blessing = bless(
         Candidate(name, right_answers(model, x, y), 0.0),
         old,
         min_accuracy=params.release.min_accuracy,
         significance=params.significance,
         force=params.release.force,
+        incomparable=incomparable,
     )
     write_json(BLESSING, blessing)
     log.info(blessing["outcome"])

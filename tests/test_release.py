@@ -74,6 +74,29 @@ def test_a_tie_with_the_released_model_blesses_the_new_one_even_a_little_worse()
     )
 
 
+def test_a_released_model_of_other_images_cannot_be_compared_and_only_force_ships():
+    why = (
+        "the released classifier@v1.0.0 takes images of (28, 28) into 10 classes, cnn_final (32, 32, 3) "
+        "into 43: they cannot be compared"
+    )
+    refused, forced = (
+        bless(
+            Candidate("cnn_final", answers(990), 0.0),
+            None,
+            min_accuracy=0.9,
+            significance=0.05,
+            force=force,
+            incomparable=why,
+        )
+        for force in (False, True)
+    )
+    assert not refused["ships"] and refused["comparison"] == why
+    assert refused["outcome"].startswith(
+        f"cnn_final is not blessed: {why}. Improve the model, or set release.force"
+    )
+    assert forced["ships"] and forced["forced"] and not forced["blessed"]
+
+
 @pytest.mark.parametrize("spec", ["classifier@v1.0.0", "classifier#prod", "my-model@v12.3.4"])
 def test_released_versions_are_named_as_gto_names_them(spec):
     assert SPEC.match(spec) and model_name(spec) == spec

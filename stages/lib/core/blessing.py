@@ -11,19 +11,28 @@ NO_RELEASE = "no released model to compare with"
 
 
 def bless(
-    model: Candidate, released: Candidate | None, *, min_accuracy: float, significance: float, force: bool
+    model: Candidate,
+    released: Candidate | None,
+    *,
+    min_accuracy: float,
+    significance: float,
+    force: bool,
+    incomparable: str | None = None,
 ) -> dict:
     """The blessing of `model` (its right answers on the holdout images) against the
-    floor and the `released` model scored on the same images (None: there is none), as
-    JSON-ready values: the floor's check, the comparison (a decisions.record, or
-    NO_RELEASE), blessed, forced, ships, and the outcome in one sentence."""
+    floor and the `released` model scored on the same images (None: there is none, or
+    `incomparable` says why it could not be scored: a check that fails), as JSON-ready
+    values: the floor's check, the comparison (a decisions.record, NO_RELEASE or
+    `incomparable`), blessed, forced, ships, and the outcome in one sentence."""
     right, images = int(model.right.sum()), len(model.right)
     score = f"{right:,} of {images:,} holdout images right ({right / images:.4f})"
     failures = []
     if right / images < min_accuracy:
         failures.append(f"{score}, under release.min_accuracy {min_accuracy}")
-    comparison, against = NO_RELEASE, NO_RELEASE
-    if released is not None:
+    comparison, against = incomparable or NO_RELEASE, NO_RELEASE
+    if incomparable:
+        failures.append(incomparable)
+    elif released is not None:
         comparison = record(
             model, released, significance=significance, cost="not weighed: a tie keeps the new model"
         )
