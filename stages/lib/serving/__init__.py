@@ -1,2 +1,2 @@
-"""export and serve: a trained model in SavedModel, LiteRT and ONNX, checked in each runtime; the web app.
+"""bless, export and serve: released versions, formats checked in each runtime, the model card, the web app.
 May import: core, data."""
