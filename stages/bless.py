@@ -5,8 +5,10 @@ beyond the noise (McNemar's exact test at `significance`). The released model is
 version of the artifact `classifier` assigned to release.stage (else its latest
 registered version), fetched from DVC's cache at its commit; with no release tag, the
 floor alone decides; a released model that takes other images (another dataset) cannot
-be compared, and that check fails. Writes metrics/bless.json; the export stage ships
-only a blessed model, or any with release.force: true.
+be compared, and that check fails. The floor takes `final`'s holdout count from
+evaluate's record (metrics/final.json); TensorFlow is loaded only to score a release.
+Writes metrics/bless.json; the export stage ships only a blessed model, or any with
+release.force: true.
 
 Reads the git tags as they are when it runs: after `gto assign`, `dvc repro -f -s bless`
 checks the model again against the newly assigned version.
@@ -16,43 +18,51 @@ import logging
 import tempfile
 from pathlib import Path
 
-from stages.lib.core.artifacts import load_arrays, write_json
-from stages.lib.core.blessing import bless
+from stages.lib.core.artifacts import load_arrays, read_json, write_json
+from stages.lib.core.blessing import NO_RELEASE, bless, compare
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.decisions import Candidate
-from stages.lib.core.model_files import chosen_final, load_model, right_answers
-from stages.lib.core.paths import BLESSING, SPLIT_DIR, model_path
-from stages.lib.serving.releases import fetch, released
+from stages.lib.core.model_files import load_model, right_answers
+from stages.lib.core.paths import BLESSING, FINAL_CHOICE, SPLIT_DIR, model_path
+from stages.lib.serving.releases import Release, fetch, released
 
 log = logging.getLogger("bless")
 
 
+def compared(name: str, release: Release, significance: float) -> dict | str:
+    """`name` and the released model scored on the holdout images and compared, or why
+    they cannot be (the released one takes other images)."""
+    x, y = load_arrays(SPLIT_DIR / "holdout.npz", "x", "y")
+    model = load_model(model_path(name))
+    with tempfile.TemporaryDirectory() as folder:
+        released_model = load_model(fetch(release, ["final.keras"], Path(folder))["final.keras"])
+    shapes = [(m.input_shape[1:], m.output_shape[1]) for m in (released_model, model)]
+    if shapes[0] != shapes[1]:
+        return (
+            f"the released {release} takes images of {shapes[0][0]} into {shapes[0][1]} classes, "
+            f"{name} {shapes[1][0]} into {shapes[1][1]}: they cannot be compared"
+        )
+    return compare(
+        Candidate(name, right_answers(model, x, y), 0.0),
+        Candidate(f"{release}", right_answers(released_model, x, y), 0.0),
+        significance,
+    )
+
+
 def main(args):
     params = load_params()
-    x, y = load_arrays(SPLIT_DIR / "holdout.npz", "x", "y")
-    name = chosen_final()
-    model = load_model(model_path(name))
+    # evaluate scored `final` on the holdout images when it chose it (metrics/final.json)
+    choice = read_json(FINAL_CHOICE)
+    name = choice["kept"]
     release = released(params.release.stage)
-    old, incomparable = None, None
-    if release is not None:
-        with tempfile.TemporaryDirectory() as folder:
-            released_model = load_model(fetch(release, ["final.keras"], Path(folder))["final.keras"])
-        shapes = [(m.input_shape[1:], m.output_shape[1]) for m in (released_model, model)]
-        if shapes[0] == shapes[1]:
-            old = Candidate(f"{release}", right_answers(released_model, x, y), 0.0)
-        else:
-            incomparable = (
-                f"the released {release} takes images of {shapes[0][0]} into {shapes[0][1]} classes, "
-                f"{name} {shapes[1][0]} into {shapes[1][1]}: they cannot be compared"
-            )
     blessing = bless(
-        Candidate(name, right_answers(model, x, y), 0.0),
-        old,
+        name,
+        choice["candidates"][name]["right"],
+        choice["images"],
+        NO_RELEASE if release is None else compared(name, release, params.significance),
         min_accuracy=params.release.min_accuracy,
-        significance=params.significance,
         force=params.release.force,
-        incomparable=incomparable,
     )
     write_json(BLESSING, blessing)
     log.info(blessing["outcome"])

@@ -31,7 +31,7 @@ def main(args):
             name: export_model(name, folder, EXPORT_DIR, test, params.export) for name in params.export.models
         }
         for name, exported in figures.items():
-            describe(name, exported, folder, params)
+            describe(name, exported, folder, params, blessing)
     write_json(METRICS_DIR / "export.json", figures)
 
 

@@ -7,23 +7,20 @@ import subprocess
 import numpy as np
 import pytest
 
-from stages.lib.core.blessing import NO_RELEASE, bless
+from stages.lib.core.blessing import NO_RELEASE, bless, compare
 from stages.lib.core.decisions import Candidate
 from stages.lib.core.errors import DataError
 from stages.lib.serving.classifier import model_name
 from stages.lib.serving.releases import SPEC, find, released
 
 
-def answers(right: int, images: int = 1000, wrong_first: bool = False) -> np.ndarray:
-    """`right` of `images` right: the wrong ones first or last."""
-    marks = np.arange(images) < right
-    return marks[::-1].copy() if wrong_first else marks
+def answers(right: int, images: int = 1000) -> np.ndarray:
+    """`right` of `images` right, the wrong ones last."""
+    return np.arange(images) < right
 
 
 def test_with_no_release_the_floor_alone_decides():
-    blessing = bless(
-        Candidate("cnn_final", answers(950), 0.0), None, min_accuracy=0.9, significance=0.05, force=False
-    )
+    blessing = bless("cnn_final", 950, 1000, NO_RELEASE, min_accuracy=0.9, force=False)
     assert blessing["blessed"] and blessing["ships"] and not blessing["forced"]
     assert blessing["comparison"] == NO_RELEASE and blessing["released"] is None
     assert blessing["outcome"] == (
@@ -33,9 +30,7 @@ def test_with_no_release_the_floor_alone_decides():
 
 
 def test_under_the_floor_it_is_refused_with_the_count_and_how_to_ship_it_anyway():
-    blessing = bless(
-        Candidate("cnn_final", answers(890), 0.0), None, min_accuracy=0.9, significance=0.05, force=False
-    )
+    blessing = bless("cnn_final", 890, 1000, NO_RELEASE, min_accuracy=0.9, force=False)
     assert not blessing["blessed"] and not blessing["ships"] and not blessing["floor"]["passed"]
     assert blessing["outcome"] == (
         "cnn_final is not blessed: 890 of 1,000 holdout images right (0.8900), under "
@@ -48,13 +43,16 @@ def test_a_released_model_better_beyond_the_noise_refuses_it_and_force_ships_it_
         Candidate("cnn_final", answers(930), 0.0),
         Candidate("classifier@v1.0.0 (prod)", answers(960), 0.0),
     )
-    refused = bless(new, old, min_accuracy=0.9, significance=0.05, force=False)
+    comparison = compare(new, old, 0.05)
+    refused, forced = (
+        bless("cnn_final", 930, 1000, comparison, min_accuracy=0.9, force=force) for force in (False, True)
+    )
     assert not refused["blessed"] and refused["comparison"]["kept"] == old.name
+    assert refused["released"] == old.name
     assert (
         "the released classifier@v1.0.0 (prod) is better beyond the noise (30 images only it gets "
         "right, 0 only cnn_final does, McNemar's p = 1.9e-09)" in refused["outcome"]
     )
-    forced = bless(new, old, min_accuracy=0.9, significance=0.05, force=True)
     assert forced["forced"] and forced["ships"] and not forced["blessed"]
     assert forced["outcome"].endswith(". Shipped all the same: release.force is true")
 
@@ -64,13 +62,13 @@ def test_a_tie_with_the_released_model_blesses_the_new_one_even_a_little_worse()
     old = Candidate("classifier@v1.0.0", answers(970), 0.0)
     new = Candidate("cnn_final", old.right.copy(), 0.0)
     new.right[:18], new.right[970:982] = False, True
-    blessing = bless(new, old, min_accuracy=0.9, significance=0.05, force=True)
+    blessing = bless("cnn_final", 964, 1000, compare(new, old, 0.05), min_accuracy=0.9, force=True)
     only = {name: c["only_right"] for name, c in blessing["comparison"]["candidates"].items()}
     assert only == {"cnn_final": 12, "classifier@v1.0.0": 18} and blessing["comparison"]["p_value"] > 0.05
     assert blessing["blessed"] and not blessing["forced"]  # force changes nothing for a blessed model
     assert (
         "the released classifier@v1.0.0 is not better beyond the noise (18 images only it gets right"
-        in blessing["outcome"]
+        in (blessing["outcome"])
     )
 
 
@@ -80,15 +78,7 @@ def test_a_released_model_of_other_images_cannot_be_compared_and_only_force_ship
         "into 43: they cannot be compared"
     )
     refused, forced = (
-        bless(
-            Candidate("cnn_final", answers(990), 0.0),
-            None,
-            min_accuracy=0.9,
-            significance=0.05,
-            force=force,
-            incomparable=why,
-        )
-        for force in (False, True)
+        bless("cnn_final", 990, 1000, why, min_accuracy=0.9, force=force) for force in (False, True)
     )
     assert not refused["ships"] and refused["comparison"] == why
     assert refused["outcome"].startswith(

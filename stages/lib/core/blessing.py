@@ -10,59 +10,50 @@ from stages.lib.core.decisions import Candidate, record
 NO_RELEASE = "no released model to compare with"
 
 
+def compare(model: Candidate, released: Candidate, significance: float) -> dict:
+    """The decision between `model` and the `released` one, scored on the same images:
+    the released one is kept only where it is better beyond the noise (equal costs)."""
+    return record(model, released, significance=significance, cost="not weighed: a tie keeps the new model")
+
+
 def bless(
-    model: Candidate,
-    released: Candidate | None,
-    *,
-    min_accuracy: float,
-    significance: float,
-    force: bool,
-    incomparable: str | None = None,
+    name: str, right: int, images: int, comparison: dict | str, *, min_accuracy: float, force: bool
 ) -> dict:
-    """The blessing of `model` (its right answers on the holdout images) against the
-    floor and the `released` model scored on the same images (None: there is none, or
-    `incomparable` says why it could not be scored: a check that fails), as JSON-ready
-    values: the floor's check, the comparison (a decisions.record, NO_RELEASE or
-    `incomparable`), blessed, forced, ships, and the outcome in one sentence."""
-    right, images = int(model.right.sum()), len(model.right)
+    """The blessing of the model `name`, which gets `right` of `images` holdout images
+    right, against the floor and `comparison`: compare()'s record, NO_RELEASE, or why
+    the released model could not be compared (a check that fails). As JSON-ready
+    values: the floor's check, the comparison, blessed, forced, ships, and the outcome
+    in one sentence."""
     score = f"{right:,} of {images:,} holdout images right ({right / images:.4f})"
-    failures = []
-    if right / images < min_accuracy:
-        failures.append(f"{score}, under release.min_accuracy {min_accuracy}")
-    comparison, against = incomparable or NO_RELEASE, NO_RELEASE
-    if incomparable:
-        failures.append(incomparable)
-    elif released is not None:
-        comparison = record(
-            model, released, significance=significance, cost="not weighed: a tie keeps the new model"
-        )
-        only = {name: c["only_right"] for name, c in comparison["candidates"].items()}
+    passed = right / images >= min_accuracy
+    failures = [] if passed else [f"{score}, under release.min_accuracy {min_accuracy}"]
+    released, against = None, comparison
+    if isinstance(comparison, dict):
+        [released] = [candidate for candidate in comparison["candidates"] if candidate != name]
+        only = {candidate: c["only_right"] for candidate, c in comparison["candidates"].items()}
         counts = (
-            f"{only[released.name]} images only it gets right, {only[model.name]} only {model.name} does, "
+            f"{only[released]} images only it gets right, {only[name]} only {name} does, "
             f"McNemar's p = {comparison['p_value']:.2g}"
         )
-        if comparison["kept"] == released.name:
-            failures.append(f"the released {released.name} is better beyond the noise ({counts})")
-        else:
-            against = f"the released {released.name} is not better beyond the noise ({counts})"
+        verdict = "is better" if comparison["kept"] == released else "is not better"
+        against = f"the released {released} {verdict} beyond the noise ({counts})"
+        if comparison["kept"] == released:
+            failures.append(against)
+    elif comparison != NO_RELEASE:
+        failures.append(comparison)
     if failures:
-        outcome = f"{model.name} is not blessed: " + "; ".join(failures)
+        outcome = f"{name} is not blessed: " + "; ".join(failures)
         outcome += (
             ". Shipped all the same: release.force is true"
             if force
             else ". Improve the model, or set release.force: true to ship it all the same"
         )
     else:
-        outcome = f"{model.name} is blessed: {score}, at least release.min_accuracy {min_accuracy}; {against}"
+        outcome = f"{name} is blessed: {score}, at least release.min_accuracy {min_accuracy}; {against}"
     return {
-        "model": model.name,
-        "floor": {
-            "min_accuracy": min_accuracy,
-            "right": right,
-            "images": images,
-            "passed": right / images >= min_accuracy,
-        },
-        "released": released.name if released else None,
+        "model": name,
+        "floor": {"min_accuracy": min_accuracy, "right": right, "images": images, "passed": passed},
+        "released": released,
         "comparison": comparison,
         "blessed": not failures,
         "forced": bool(failures) and force,

@@ -11,7 +11,6 @@ from stages.lib.core.artifacts import read_json, write_json
 from stages.lib.core.config import Export, Params
 from stages.lib.core.model_files import chosen_final, load_model
 from stages.lib.core.paths import (
-    BLESSING,
     DATASET_INFO,
     FINAL_CHOICE,
     FINALISTS,
@@ -69,9 +68,10 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
     return {"model": trained, "images": len(images), "formats": formats}
 
 
-def describe(name: str, figures: dict, folder: Path, params: Params) -> None:
+def describe(name: str, figures: dict, folder: Path, params: Params, blessing: dict) -> None:
     """Writes the model exported as `name` its description, NAME/model.json (what
-    stages.serve needs to serve a released version), and its model card, NAME/README.md."""
+    stages.serve needs to serve a released version), and its model card, NAME/README.md
+    (`blessing`: bless's record)."""
     trained, dataset = figures["model"], read_json(DATASET_INFO)
     scores = read_json(METRICS_DIR / "evaluate.json")[trained]
     write_json(
@@ -90,7 +90,7 @@ def describe(name: str, figures: dict, folder: Path, params: Params) -> None:
         per_class=per_class[per_class["model"] == trained],
         predictions=pd.read_csv(METRICS_DIR / "evaluate" / f"predictions_{trained}.csv", dtype=str),
         decisions=decisions(trained),
-        blessing=read_json(BLESSING),
+        blessing=blessing,
         formats=figures["formats"],
     )
     (folder / name / "README.md").write_text(model_card(facts))
