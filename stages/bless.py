@@ -23,8 +23,8 @@ from stages.lib.core.blessing import NO_RELEASE, bless, compare
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.decisions import Candidate
-from stages.lib.core.model_files import load_model, right_answers
-from stages.lib.core.paths import BLESSING, FINAL_CHOICE, SPLIT_DIR, model_path
+from stages.lib.core.model_files import load_model, load_trained, right_answers
+from stages.lib.core.paths import BLESSING, FINAL_CHOICE, SPLIT_DIR
 from stages.lib.serving.releases import Release, fetch, released
 
 log = logging.getLogger("bless")
@@ -34,7 +34,7 @@ def compared(name: str, release: Release, significance: float) -> dict | str:
     """`name` and the released model scored on the holdout images and compared, or why
     they cannot be (the released one takes other images)."""
     x, y = load_arrays(SPLIT_DIR / "holdout.npz", "x", "y")
-    model = load_model(model_path(name))
+    model = load_trained(name)
     with tempfile.TemporaryDirectory() as folder:
         released_model = load_model(fetch(release, ["final.keras"], Path(folder))["final.keras"])
     shapes = [(m.input_shape[1:], m.output_shape[1]) for m in (released_model, model)]

@@ -1,10 +1,11 @@
 """Stage evaluate: the only stage that reads the test images (data/prepared/test.npz).
 
-Scores the two finalists (mlp_final, cnn_final), and notebook 000's baseline and big
-models for comparison, against a uniform random guess. `final` is chosen between the
-finalists on the holdout images, which no search used, by the rule of every decision
-(`significance`: McNemar's test; within the noise, the cheaper to train), never on the
-test set. Writes metrics/final.json (that decision), metrics/evaluate.json (per model:
+Scores the two finalists (mlp_final, cnn_final), the two averaged (finalists), and
+notebook 000's baseline and big models for comparison, against a uniform random guess.
+`final` is chosen between the finalists and their average on the holdout images, which
+no search used, by the rule of every decision (`significance`: McNemar's test; within
+the noise, the cheaper to train; stages/lib/core/decisions.py), never on the test set.
+Writes metrics/final.json (that decision), metrics/evaluate.json (per model:
 accuracy, loss, macro precision, recall and F1) and, in metrics/evaluate/:
 per_class.csv (precision, recall, F1 and support of each class and model),
 confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and predicted
@@ -19,13 +20,15 @@ import pandas as pd
 from stages.lib.core.artifacts import load_arrays, load_parts, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.core.model_files import load_model
+from stages.lib.core.model_files import averaged, load_model, members
 from stages.lib.core.paths import (
+    AVERAGED_FINALISTS,
     DATASET_INFO,
     FINAL_CHOICE,
     FINALISTS,
     INSPECT_DIR,
     METRICS_DIR,
+    MODELS,
     PREPARED_DIR,
     SPLIT_DIR,
     TRAINED_MODELS,
@@ -54,11 +57,15 @@ def main(args):
     params = load_params()
     dataset = read_json(DATASET_INFO)
     classes, sizes = dataset["classes"], params.split.sizes(dataset["images"]["train"])
-    models = TRAINED_MODELS
-    trained = {name: load_model(model_path(name)) for name in models}
+    trained = {name: load_model(model_path(name)) for name in TRAINED_MODELS}
+    finalists = {space: trained[f"{space}_final"] for space in FINALISTS}
+    trained[AVERAGED_FINALISTS] = averaged(
+        {f"{space}_final": model for space, model in finalists.items()}, AVERAGED_FINALISTS
+    )
     duels = {space: read_json(duel_path(space)) for space in FINALISTS}
     final_choice = choose_final(
-        {space: trained[f"{space}_final"] for space in FINALISTS},
+        finalists,
+        trained[AVERAGED_FINALISTS],
         load_arrays(SPLIT_DIR / "holdout.npz", "x", "y"),
         duels,
         params.significance,
@@ -72,9 +79,18 @@ def main(args):
         probabilities[name] = model.predict(x, batch_size=1024, verbose=0)
     probabilities["final"] = probabilities[final]
     summaries = {name: summarize(y, p) for name, p in probabilities.items()}
-    predictions = {name: probabilities[name].argmax(axis=1) for name in models}
+    # What an average kept in a duel bought: its members' test accuracies alone.
+    member_accuracy = {
+        name: {
+            member: summarize(y, m.predict(x, batch_size=1024, verbose=0))["accuracy"]
+            for member, m in members(model).items()
+        }
+        for name, model in trained.items()
+        if members(model) and name != AVERAGED_FINALISTS
+    }
+    predictions = {name: probabilities[name].argmax(axis=1) for name in MODELS}
     scores_per_class = pd.concat(
-        [per_class(y, predictions[name], classes).assign(model=name) for name in models]
+        [per_class(y, predictions[name], classes).assign(model=name) for name in MODELS]
     )
     final_confusion = confusion(y, predictions[final], classes)
     disputed = disputed_test_labels(y, [probabilities[f"{space}_final"] for space in FINALISTS])
@@ -106,13 +122,23 @@ def main(args):
             summaries=summaries,
             final_choice=final_choice,
             duels=duels,
-            held_out_accuracy={name: held_out_accuracy(name) for name in models},
-            held_out_images={
-                name: sizes["holdout" if name.endswith("_final") else "validation"] for name in models
+            # The finalists' and their average's on the holdout images (the decision's).
+            held_out_accuracy={
+                name: final_choice["candidates"][name]["accuracy"]
+                if name in final_choice["candidates"]
+                else held_out_accuracy(name)
+                for name in MODELS
             },
+            held_out_images={
+                name: sizes["holdout" if name in final_choice["candidates"] else "validation"]
+                for name in MODELS
+            },
+            member_accuracy=member_accuracy,
             per_class=scores_per_class,
             confusion=final_confusion,
-            learning_curves={name: learning_curves(training_log_dir(name) / "plots") for name in models},
+            learning_curves={
+                name: learning_curves(training_log_dir(name) / "plots") for name in TRAINED_MODELS
+            },
             search_results={
                 space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS
             },

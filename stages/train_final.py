@@ -4,13 +4,14 @@ and validation.npz), for train_final.SPACE's epochs and batch size.
 
 Where cv_search kept a challenger (models/best_config/SPACE.json) over the space's
 default (cv_search.spaces.SPACE.model), both are trained so, and the rule of every
-decision (`significance`: McNemar's test, else the cheaper) keeps one on
-data/split/holdout.npz, which no search used: the duel. Otherwise the spec cv_search
-kept is trained alone. The holdout images also monitor training (as notebook 003's
-Keras validation_split=0.1), and evaluate picks `final` between the finalists on them.
+decision (`significance`: McNemar's test, else the cheaper; the two averaged, one Keras
+model, where they tie) keeps one, or both averaged, on data/split/holdout.npz, which no
+search used: the duel. Otherwise the spec cv_search kept is trained alone. The holdout
+images also monitor training (as notebook 003's Keras validation_split=0.1), and
+evaluate picks `final` among the finalists and their average on them.
 Writes models/SPACE_final.keras and, in metrics/train_final/SPACE/, duel.json (the
-duel as recorded, or why there was none) and, through dvclive, the kept model's
-metrics.json and per-epoch plots/.
+duel as recorded, or why there was none) and, through dvclive, the kept model's (an
+average's: the member the pair's rule kept) metrics.json and per-epoch plots/.
 """
 
 from stages.lib.core.artifacts import load_arrays, load_images, read_json, write_json

@@ -87,7 +87,7 @@ ALL_STAGES = [
     "bless",
     "export",
 ]
-MODELS = ("baseline", "big", "mlp_final", "cnn_final")
+MODELS = ("baseline", "big", "mlp_final", "cnn_final", "finalists")
 
 
 class Project:

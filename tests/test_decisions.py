@@ -6,6 +6,7 @@ import scipy.stats
 
 from stages.lib.core.decisions import Candidate, alone, record, sentence
 from stages.lib.core.intervals import wilson_interval
+from stages.lib.core.power import detectable_difference
 
 
 def scored(images: int, both_wrong: int, only_first: int, only_second: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +40,11 @@ def test_the_measured_case_mcnemar_picks_the_cnn_where_the_intervals_overlap():
     assert decision["candidates"] == {
         "mlp_final": {"right": 5936, "accuracy": 5936 / 6000, "only_right": 15, "cost": 94.0, "kept": False},
         "cnn_final": {"right": 5963, "accuracy": 5963 / 6000, "only_right": 42, "cost": 232.0, "kept": True},
+    }
+    assert decision["power"] == {
+        "power": 0.8,
+        "discordant": 57,
+        "detectable_difference": detectable_difference(6000, 57, 0.05),
     }
     assert decision["images"] == 6000 and decision["significance"] == 0.05
     assert decision["cost"] == "estimated seconds" and decision["test"] == "McNemar's exact test"
@@ -124,7 +130,148 @@ def test_the_sentence_quotes_the_counts_the_test_and_the_outcome():
     assert sentence(decision, "holdout images") == (
         "On the 6,000 holdout images, mlp_final got 5,936 right (0.9893) and cnn_final 5,963 (0.9938); "
         "15 only mlp_final got right and 42 only cnn_final (McNemar's exact test: p = 0.00046, "
-        "significance 0.05; cost: seconds, 94 against 232.4): cnn_final is better beyond the noise."
+        "significance 0.05; cost: seconds, 94 against 232.4): cnn_final is better beyond the noise. "
+        "At 80% power, this could see differences of 0.36 points (22 of the 6,000 images) or more; "
+        "smaller ones read as a tie."
+    )
+
+
+@pytest.mark.parametrize("discordant", [6, 7, 18, 28, 57, 200])
+def test_the_detectable_difference_is_where_the_exact_test_reaches_80_percent_power(discordant):
+    """Checked against scipy's binomtest itself: with the better model right on the share
+    of the discordant images that the detectable difference means, the test finds it
+    beyond the noise at least 80% of the time; a little less of a difference, less often."""
+    difference = detectable_difference(800, discordant, 0.05)
+
+    def power(share):
+        return sum(
+            scipy.stats.binom.pmf(k, discordant, share)
+            for k in range(discordant + 1)
+            if scipy.stats.binomtest(k, discordant, 0.5).pvalue < 0.05
+        )
+
+    share = (1 + difference * 800 / discordant) / 2
+    assert power(share) == pytest.approx(0.8, abs=1e-6) or (discordant <= 7 and share == 1.0)
+    assert power(share - 0.01) < 0.8
+
+
+def test_the_issues_example_800_holdout_images_see_about_one_and_a_half_points():
+    """Issue 37: the colour pictures' duel, 13 against 5 of 800 holdout images."""
+    assert detectable_difference(800, 18, 0.05) == pytest.approx(0.0146, abs=1e-4)
+    assert detectable_difference(800, 5, 0.05) is None  # even 5 against 0 has p = 0.0625
+    assert detectable_difference(800, 0, 0.05) is None
+    # more discordant images (less alike models) need a bigger difference to show
+    assert detectable_difference(6000, 28, 0.05) < detectable_difference(6000, 61, 0.05)
+
+
+def averaged_decision(first_only, second_only, ensemble_only, kept_only, significance=0.05):
+    """default and challenger on 1,000 images (10 wrong for both, then the discordant
+    ones), and their average, which gets `ensemble_only` more images right than the
+    model the pair's rule keeps and `kept_only` fewer."""
+    first, second = scored(
+        1000, both_wrong=10 + ensemble_only, only_first=first_only, only_second=second_only
+    )
+    pair = record(
+        Candidate("default", first, 1.0), Candidate("challenger", second, 2.0), significance=0.05, cost="c"
+    )
+    kept = first if pair["kept"] == "default" else second
+    averaged = kept.copy()
+    averaged[:ensemble_only] = True
+    averaged[np.flatnonzero(kept)[:kept_only]] = False
+    ensemble = Candidate("default+challenger", averaged, 3.0)
+    return record(
+        Candidate("default", first, 1.0),
+        Candidate("challenger", second, 2.0),
+        significance=significance,
+        cost="c",
+        ensemble=ensemble,
+    )
+
+
+TIE, WIN = "a tie, so default stays", "challenger is better beyond the noise"
+
+
+@pytest.mark.parametrize(
+    "first_only, second_only, ensemble_only, kept_only, kept, outcome",
+    [
+        # the average unless the model the pair's rule keeps is better than it beyond the noise
+        (
+            5,
+            6,
+            0,
+            0,
+            "default+challenger",
+            f"{TIE}; default is not better than their average, so both are kept, averaged",
+        ),
+        (
+            5,
+            6,
+            3,
+            1,
+            "default+challenger",
+            f"{TIE}; default is not better than their average, so both are kept, averaged",
+        ),
+        (
+            5,
+            6,
+            1,
+            7,
+            "default+challenger",
+            f"{TIE}; default is not better than their average, so both are kept, averaged",
+        ),
+        (
+            5,
+            6,
+            0,
+            10,
+            "default",
+            f"{TIE}; default is better than their average beyond the noise, so it stays",
+        ),
+        # after a win, the same: a worse member averaged in need not spoil the winner
+        (
+            0,
+            12,
+            0,
+            0,
+            "default+challenger",
+            f"{WIN}; challenger is not better than their average, so both are kept, averaged",
+        ),
+        (
+            0,
+            12,
+            10,
+            0,
+            "default+challenger",
+            f"{WIN}; challenger is not better than their average, so both are kept, averaged",
+        ),
+        (
+            0,
+            12,
+            0,
+            8,
+            "challenger",
+            f"{WIN}; challenger is better than their average beyond the noise, so it stays",
+        ),
+    ],
+)
+def test_the_average_of_two_models_trained_in_full(
+    first_only, second_only, ensemble_only, kept_only, kept, outcome
+):
+    decision = averaged_decision(first_only, second_only, ensemble_only, kept_only)
+    assert (decision["kept"], decision["outcome"]) == (kept, outcome)
+    assert [name for name, c in decision["candidates"].items() if c["kept"]] == [kept]
+    averaged = decision["candidates"]["default+challenger"]
+    assert averaged["members"] == ["default", "challenger"] and averaged["cost"] == 3.0
+    compared = decision["ensemble"]["compared_with"]
+    assert decision["ensemble"]["only_right"] == {compared: kept_only, "default+challenger": ensemble_only}
+    assert decision["ensemble"]["p_value"] == (
+        scipy.stats.binomtest(ensemble_only, ensemble_only + kept_only).pvalue
+        if ensemble_only + kept_only
+        else 1.0
+    )
+    said = sentence(decision, "holdout images")
+    assert said.startswith("On the 1,000 holdout images") and said.endswith(
+        f"Outcome: {outcome} ({kept} is kept)."
     )
 
 

@@ -47,16 +47,17 @@ def test_random_guess_is_chance():
 class Predicts:
     """A stand-in for a trained model that predicts the given classes."""
 
-    def __init__(self, predicted: np.ndarray, num_classes: int = 10):
+    def __init__(self, predicted: np.ndarray, num_classes: int = 10, name: str = "model"):
         self.probabilities = np.eye(num_classes, dtype=np.float32)[predicted]
+        self.name = name
 
     def predict(self, x, batch_size, verbose):
         assert len(x) == len(self.probabilities)
         return self.probabilities
 
 
-def holdout_predictions(y: np.ndarray, right: np.ndarray) -> Predicts:
-    return Predicts(np.where(right, y, (y + 1) % 10))
+def holdout_predictions(y: np.ndarray, right: np.ndarray, name: str = "model") -> Predicts:
+    return Predicts(np.where(right, y, (y + 1) % 10), name=name)
 
 
 # What each space's duel.json says its kept model costs (seconds of train_final, estimated).
@@ -80,8 +81,24 @@ def test_final_is_chosen_by_the_paired_test_where_the_intervals_overlap():
     mlp_right[37:79] = False  # 42 only the CNN
     assert wilson_interval(5963, 6000)[0] < wilson_interval(5936, 6000)[1]
     finalists = {"mlp": holdout_predictions(y, mlp_right), "cnn": holdout_predictions(y, cnn_right)}
-    decision = choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
+    averaged_right = cnn_right.copy()
+    averaged_right[79:87] = False  # 8 fewer than the CNN: p = 0.008, worse beyond the noise
+    averaged = holdout_predictions(y, averaged_right, "finalists")
+    decision = choose_final(finalists, averaged, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
     assert decision["kept"] == "cnn_final" and decision["p_value"] == pytest.approx(0.00046, abs=1e-5)
+    assert (
+        decision["outcome"] == "cnn_final is better beyond the noise; cnn_final is better than their average "
+        "beyond the noise, so it stays"
+    )
+    assert decision["candidates"]["finalists"] == {
+        "right": 5955,
+        "accuracy": 5955 / 6000,
+        "cost": 94.0 + 240.0,  # both paid already
+        "kept": False,
+        "members": ["mlp_final", "cnn_final"],
+    }
+    assert decision["ensemble"]["compared_with"] == "cnn_final"
+    assert decision["ensemble"]["only_right"] == {"cnn_final": 8, "finalists": 0}
     assert decision["candidates"]["mlp_final"] == {
         "right": 5936,
         "accuracy": 5936 / 6000,
@@ -96,15 +113,34 @@ def test_final_is_chosen_by_the_paired_test_where_the_intervals_overlap():
         "cost": 240.0,
         "kept": True,
     }
+    averaged_right[79:87] = True
+    averaged_right[:3] = True  # 3 more than the CNN: within the noise, so the average
+    averaged = holdout_predictions(y, averaged_right, "finalists")
+    decision = choose_final(finalists, averaged, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
+    assert decision["kept"] == "finalists" and decision["candidates"]["finalists"]["kept"]
 
 
-def test_a_tie_on_the_holdout_images_goes_to_the_cheaper_finalist():
+def test_a_tie_on_the_holdout_images_keeps_both_finalists_averaged_unless_the_average_is_worse():
     from stages.lib.report.final_choice import choose_final
 
     y = np.arange(6000) % 10
+    holdout = (np.zeros((6000, 28, 28)), y)
     mlp_right, cnn_right = np.ones(6000, bool), np.ones(6000, bool)
     mlp_right[:30], cnn_right[20:40] = False, False  # 20 only the CNN, 10 only the MLP: p = 0.1
     finalists = {"mlp": holdout_predictions(y, mlp_right), "cnn": holdout_predictions(y, cnn_right)}
-    decision = choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.05)
-    assert decision["kept"] == "mlp_final" and decision["outcome"] == "a tie, so mlp_final stays"
-    assert choose_final(finalists, (np.zeros((6000, 28, 28)), y), DUELS, 0.2)["kept"] == "cnn_final"
+    averaged_right = np.arange(6000) >= 34  # 4 fewer than the MLP: within the noise
+    averaged = holdout_predictions(y, averaged_right, "finalists")
+    decision = choose_final(finalists, averaged, holdout, DUELS, 0.05)
+    assert decision["kept"] == "finalists"
+    assert decision["outcome"] == (
+        "a tie, so mlp_final stays; mlp_final is not better than their average, so both are kept, averaged"
+    )
+    assert [name for name, c in decision["candidates"].items() if c["kept"]] == ["finalists"]
+    worse = mlp_right & cnn_right  # 10 fewer than the MLP, which the pair's rule keeps: p = 0.002
+    decision = choose_final(finalists, holdout_predictions(y, worse, "finalists"), holdout, DUELS, 0.05)
+    assert decision["kept"] == "mlp_final"
+    assert decision["outcome"] == (
+        "a tie, so mlp_final stays; mlp_final is better than their average beyond the noise, so it stays"
+    )
+    # at 0.2 the CNN wins (p = 0.1) and beats the average too (20 against 6)
+    assert choose_final(finalists, averaged, holdout, DUELS, 0.2)["kept"] == "cnn_final"

@@ -74,6 +74,21 @@ def test_every_format_in_its_own_runtime_agrees_with_keras(workspace):
         np.testing.assert_allclose(answer, answers[0], atol=1e-5)
 
 
+def test_two_models_averaged_export_as_one_model_in_every_format(workspace):
+    """evaluate's `finalists` (or a duel's average): one Keras model holding both, which
+    every format converts and runs as any model, with the same answers."""
+    settings = SETTINGS.model_copy(update={"models": ["finalists"], "dynamic_range": False})
+    figure = export(workspace, settings)["finalists"]
+    assert figure["model"] == "finalists" and list(figure["formats"]) == [
+        "keras",
+        "saved_model",
+        "litert",
+        "onnx",
+    ]
+    for row in figure["formats"].values():
+        assert row["agreement"] == 1.0 and row["max_probability_difference"] <= 1e-4, row
+
+
 def test_a_format_that_disagrees_stops_the_export_with_one_line_and_leaves_nothing(workspace, monkeypatch):
     def swapped(kind, path):  # an ONNX runtime that answers the next class's probability
         run = runner(kind, path)

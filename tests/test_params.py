@@ -65,7 +65,7 @@ def test_the_repository_params_are_valid_and_typed():
             "export",
             {"models": ["final", "cnn_fianl"]},
             "export.models[1] must be one of 'final', 'baseline', 'big', 'mlp_final', 'cnn_final', "
-            "got 'cnn_fianl' (did you mean 'cnn_final'?)",
+            "'finalists', got 'cnn_fianl' (did you mean 'cnn_final'?)",
         ),
         (
             "export",

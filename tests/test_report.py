@@ -138,10 +138,11 @@ def toy_study(method):
     return study, trial_table(study, kept), summary(study, kept, decision)
 
 
-def duels(challenger_right: int) -> dict:
+def duels(challenger_right: int, average_right: int | None = None) -> dict:
     """train_final's records: mlp's search kept its default (no duel); cnn's kept a
     challenger, which gets `challenger_right` of 150 holdout images right against the
-    default's 140 (the first 140 for both)."""
+    default's 140 (the first 140 for both); their average gets `average_right` right, by
+    default the better one's."""
     default, challenger = np.arange(150) < 140, np.arange(150) < challenger_right
     return {
         "mlp": {
@@ -159,12 +160,17 @@ def duels(challenger_right: int) -> dict:
                 Candidate("challenger", challenger, 240.0),
                 significance=0.05,
                 cost=TRAINING_COST,
+                ensemble=Candidate(
+                    "default+challenger",
+                    default | challenger if average_right is None else np.arange(150) < average_right,
+                    472.0,
+                ),
             ),
         },
     }
 
 
-def small_run(tmp_path, method="optuna", challenger_right=149):
+def small_run(tmp_path, method="optuna", challenger_right=149, average_right=None):
     """A Run of three named classes and 60 test images of 12x16 pixels with made-up but
     consistent outputs; `challenger_right`: see duels()."""
     rng = np.random.default_rng(0)
@@ -174,6 +180,7 @@ def small_run(tmp_path, method="optuna", challenger_right=149):
     for number, name in enumerate(models):
         logits = rng.normal(size=(60, 3)) + (1 + number / 2) * np.eye(3)[y]
         probabilities[name] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probabilities["finalists"] = (probabilities["mlp_final"] + probabilities["cnn_final"]) / 2
     probabilities["random_guess"] = np.full((60, 3), 1 / 3)
     probabilities["final"] = probabilities["cnn_final"]
     predictions = {name: p.argmax(axis=1) for name, p in probabilities.items()}
@@ -206,10 +213,12 @@ def small_run(tmp_path, method="optuna", challenger_right=149):
             Candidate("cnn_final", np.arange(150) < 149, 240.0),
             significance=0.05,
             cost=TRAINING_COST,
+            ensemble=Candidate("finalists", np.arange(150) < 140, 334.0),  # worse beyond the noise
         ),
-        duels=duels(challenger_right),
+        duels=duels(challenger_right, average_right),
         held_out_accuracy={name: 0.9 for name in models},
         held_out_images={name: 1000 for name in models},
+        member_accuracy={"cnn_final": {"default": 0.95, "challenger": 0.96}},
         per_class=pd.concat([per_class(y, predictions[name], CLASSES).assign(model=name) for name in models]),
         confusion=confusion(y, predictions["cnn_final"], CLASSES),
         learning_curves={
@@ -336,13 +345,25 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert (
         "**cnn_final**. On the 150 holdout images, mlp_final got 135 right (0.9000) and cnn_final 149 "
         "(0.9933); 0 only mlp_final got right and 14 only cnn_final (McNemar's exact test: p = 0.00012, "
-        f"significance 0.05; cost: {TRAINING_COST}, 94 against 240): cnn_final is better beyond the noise."
+        f"significance 0.05; cost: {TRAINING_COST}, 94 against 240). At 80% power, this could see "
+        "differences of 7.2 points (11 of the 150 images) or more; smaller ones read as a tie. Their "
+        "average, finalists, got 140 right (0.9333); 0 only it and 9 only cnn_final (p = 0.0039). At 80% "
+        "power, this could see differences of 4.9 points (7 of the 150 images) or more; smaller ones read "
+        "as a tie. Outcome: cnn_final is better beyond the noise; cnn_final is better than their average "
+        "beyond the noise, so it stays (cnn_final is kept)."
+    ) in report
+    finalists = run.summaries["finalists"]["accuracy"]
+    mlp, cnn = run.summaries["mlp_final"]["accuracy"], run.summaries["cnn_final"]["accuracy"]
+    assert (
+        "- final: finalists, averaged, got 140 of 150 holdout images right, cnn_final alone 149: not kept. "
+        f"On the test images {finalists:.4f}, against mlp_final {mlp:.4f}, cnn_final {cnn:.4f} alone."
     ) in report
     assert (
         "  - mlp: No duel: cv_search kept the default, so it alone was trained in full (135 of 150" in report
     )
     assert (
-        "  - cnn: Trained in full, the challenger held. On the 150 holdout images, default got 140" in report
+        "  - cnn: Trained in full, both were kept, averaged. On the 150 holdout images, default got 140"
+        in report
     )
     assert "the holdout images served two choices, the duel and `final`; the 60 test images" in report
     assert ("Optuna study" in report) == (method == "optuna")
@@ -356,7 +377,8 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
             "The default is trial 0, the best challenger trial 1. On the 1,000 validation images, default "
             "got 900 right (0.9000) and challenger 905 (0.9050); 0 only default got right and 5 only "
             "challenger (McNemar's exact test: p = 0.062, significance 0.05; "
-            f"cost: {SEARCH_COST}, 100 against 200): a tie, so default stays. Trial 0 is kept: the search "
+            f"cost: {SEARCH_COST}, 100 against 200): a tie, so default stays. Only 5 images told the two "
+            "apart, too few for any difference to show. Trial 0 is kept: the search "
             "bought +0.00 points of validation accuracy over the default at the trials' fidelity."
         ) in report
     else:
@@ -370,14 +392,30 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert "nan" not in report
 
 
-def test_the_report_says_when_the_default_came_back_and_which_choices_the_holdout_images_served(tmp_path):
-    run = small_run(tmp_path, challenger_right=139)  # within the noise of the default's 140, dearer
+def test_the_report_says_what_the_duel_kept_and_which_choices_the_holdout_images_served(tmp_path):
+    run = small_run(tmp_path, challenger_right=139)  # within the noise of the default's 140
+    write_report(tmp_path / "out", run)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "  - cnn: Trained in full, both were kept, averaged. On the 150 holdout" in report
+    cnn = run.summaries["cnn_final"]["accuracy"]
+    assert (
+        "- cnn_final: default+challenger, averaged, got 140 of 150 holdout images right, default alone 140: "
+        f"kept. On the test images {cnn:.4f}, against default 0.9500, challenger 0.9600 alone."
+    ) in report
+    assert (
+        "Outcome: a tie, so default stays; default is not better than their average, so both are kept, "
+        "averaged (default+challenger is kept)."
+    ) in report
+    search_section = report.split("### cnn")[1]
+    assert "Trained in full, both were kept, averaged (the duel, in the protocol" in search_section
+    run = small_run(tmp_path, challenger_right=120, average_right=125)  # both worse beyond the noise
     write_report(tmp_path / "out", run)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "  - cnn: Trained in full, the default came back. On the 150 holdout images" in report
-    assert "a tie, so default stays." in report
-    search_section = report.split("### cnn")[1]
-    assert "Trained in full, the default came back (the duel, in the protocol above)." in search_section
+    assert (
+        "- cnn_final: default+challenger, averaged, got 125 of 150 holdout images right, default alone "
+        "140: not kept." in report
+    )
     run.duels["cnn"] = run.duels["mlp"]
     write_report(tmp_path / "out", run)
     report = (tmp_path / "out" / "report.md").read_text()

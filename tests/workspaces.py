@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.core.artifacts import save_arrays
-from stages.lib.core.model_files import save_model
+from stages.lib.core.model_files import averaged, save_model
 from stages.lib.core.specs import validate_spec
 from stages.lib.training.fitting import train
 from tests import REPO
@@ -31,7 +31,7 @@ def trained_workspace(root: Path, digits) -> Path:
     training `digits` as cnn_final (evaluate's choice of `final`), a much worse MLP as
     mlp_final, preprocess's description of MNIST with the classes renamed, as another
     dataset would name them, the test digits as data/prepared/test.npz and the two models'
-    accuracy on them as metrics/evaluate.json."""
+    accuracy on them, and the two averaged's (`finalists`), as metrics/evaluate.json."""
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
     (root / "data" / "prepared").mkdir(parents=True)
     (root / "data" / "prepared" / "dataset.json").write_text(
@@ -54,12 +54,15 @@ def trained_workspace(root: Path, digits) -> Path:
         {"family": "mlp", "hidden_units": [2], "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.0001},
         "mlp",
     )
-    scores = {}
+    scores, trained = {}, {}
     for name, spec, epochs in (("cnn", cnn, 4), ("mlp", mlp, 1)):
         model, _ = train(spec, train_data, test_data, epochs=epochs, batch_size=64, seed=0, num_classes=10)
         save_model(model, root / "models" / f"{name}_final.keras")
+        trained[f"{name}_final"] = model
+    trained["finalists"] = averaged(dict(trained), "finalists")  # no file: load_trained builds it
+    for name, model in trained.items():
         predicted = model.predict(test_data[0], verbose=0).argmax(axis=1)
-        scores[f"{name}_final"] = {"accuracy": float(np.mean(predicted == test_data[1]))}
+        scores[name] = {"accuracy": float(np.mean(predicted == test_data[1]))}
     (root / "metrics").mkdir()
     (root / "metrics" / "final.json").write_text(json.dumps({"kept": "cnn_final"}))
     (root / "metrics" / "evaluate.json").write_text(json.dumps({**scores, "final": scores["cnn_final"]}))

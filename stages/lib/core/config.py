@@ -10,7 +10,7 @@ from pydantic import Field
 from stages.lib.core.dataset import Dataset
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import CountOrFraction, Strict, checked, images_of, problem, read_yaml
-from stages.lib.core.paths import TRAINED_MODELS
+from stages.lib.core.paths import MODELS
 from stages.lib.core.search_config import CvSearch
 from stages.lib.core.specs import ModelSpec
 
@@ -80,7 +80,7 @@ class TrainFinal(Strict):  # one per stages.lib.core.paths.FINALISTS
 
 
 class Export(Strict):
-    models: Annotated[list[Literal["final", *TRAINED_MODELS]], Field(min_length=1)]
+    models: Annotated[list[Literal["final", *MODELS]], Field(min_length=1)]
     dynamic_range: bool
     tolerance: Annotated[float, Field(gt=0.0, lt=1.0)]
     min_dynamic_range_agreement: Annotated[float, Field(gt=0.0, le=1.0)]

@@ -18,9 +18,13 @@ INSPECT_DIR = METRICS_DIR / "inspect"
 # The model families searched and trained to the end: cv_search.spaces and
 # train_final's sections name them, and dvc.yaml's foreach stages run one of each.
 FINALISTS = ("mlp", "cnn")
-# Every model the pipeline trains, by the name of its file (model_path); `final` is one
-# of the finalists (metrics/final.json says which).
+# Every model the pipeline trains, by the name of its file (model_path); a finalist may
+# be two models trained in full and averaged (where train_final's duel tied).
 TRAINED_MODELS = ("baseline", "big", *(f"{space}_final" for space in FINALISTS))
+# The finalists averaged, which evaluate builds as a third candidate for `final`;
+# `final` is one of the finalists or this (metrics/final.json says which).
+AVERAGED_FINALISTS = "finalists"
+MODELS = (*TRAINED_MODELS, AVERAGED_FINALISTS)
 # Where evaluate records its choice of `final` between the finalists.
 FINAL_CHOICE = METRICS_DIR / "final.json"
 # Where bless records whether `final` may ship (stage bless).

@@ -18,7 +18,7 @@ from stages.lib.report.figures import (
     plot_learning_curves,
     plot_reliability,
 )
-from stages.lib.report.protocol import held_out_choices, preparation
+from stages.lib.report.protocol import ensemble_lines, held_out_choices, preparation
 from stages.lib.report.search_section import plot_study, search_section
 from stages.lib.report.tables import interval, table
 
@@ -40,6 +40,7 @@ class Run:
     duels: dict[str, dict]  # per search space: train_final's duel.json
     held_out_accuracy: dict[str, float]  # per trained model
     held_out_images: dict[str, int]  # how many images each held-out accuracy is on
+    member_accuracy: dict[str, dict[str, float]]  # test, of a finalist's two averaged models
     per_class: pd.DataFrame  # per_class() rows of every trained model, with a model column
     confusion: pd.DataFrame  # the final model's
     learning_curves: dict[str, pd.DataFrame]  # per trained model, from curves.learning_curves()
@@ -65,12 +66,10 @@ def write_report(out_dir: Path, run: Run) -> None:
     """Write out_dir/report.md and its figures in out_dir/figures/."""
     figures = out_dir / "figures"
     y, probabilities, summaries, final = run.y, run.probabilities, run.summaries, run.final
-    curves, confusion = run.learning_curves, run.confusion
-    models = list(curves)
-
-    plot_learning_curves(curves, figures / "learning_curves.png")
+    models = list(run.learning_curves)
+    plot_learning_curves(run.learning_curves, figures / "learning_curves.png")
     study_figures = {space: plot_study(study, figures, space) for space, study in run.studies.items()}
-    plot_confusion(confusion, f"Confusion matrix, final model ({final}), test set", figures / "confusion.png")
+    plot_confusion(run.confusion, f"Confusion matrix, {final}, test set", figures / "confusion.png")
     mistakes = most_confident_mistakes(y, probabilities[final])
     if len(mistakes):
         plot_gallery(
@@ -133,6 +132,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "on search images and scoring on validation images (below).",
         *held_out_choices(run.duels, run.final_choice, p.significance, len(y)),
         "",
+        *ensemble_lines(run.duels, run.final_choice, accuracy, run.member_accuracy),
         *run.data_section,
         "## Baseline against a random guess",
         "",
@@ -142,7 +142,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "## The model that overfits",
         "",
-        overfitting(curves["big"]),
+        overfitting(run.learning_curves["big"]),
         "",
         *search_section(
             run.search_results, run.search_summaries, run.best_configs, p, sizes, study_figures, run.duels
@@ -169,7 +169,7 @@ def write_report(out_dir: Path, run: Run) -> None:
         "",
         "Most confused pairs (true class predicted as another):",
         "",
-        table(most_confused(confusion)),
+        table(most_confused(run.confusion)),
         "",
         "## Misclassified test images",
         "",

@@ -11,12 +11,13 @@ import numpy as np
 
 from stages.lib.core.artifacts import read_json
 from stages.lib.core.config import load_params
-from stages.lib.core.model_files import chosen_final, load_model
-from stages.lib.core.paths import DATASET_INFO, METRICS_DIR, TRAINED_MODELS, model_path
+from stages.lib.core.model_files import chosen_final, load_model, load_trained
+from stages.lib.core.paths import DATASET_INFO, METRICS_DIR
+from stages.lib.core.paths import MODELS as FILES
 from stages.lib.data.pictures import Preparation
 from stages.lib.serving.releases import SPEC, fetch, find
 
-MODELS = ("final", *TRAINED_MODELS)
+MODELS = ("final", *FILES)
 
 
 def model_name(value: str) -> str:
@@ -36,7 +37,7 @@ class Classifier:
         if model in MODELS:
             description = read_json(DATASET_INFO)
             self.name = chosen_final() if model == "final" else model
-            self.model = load_model(model_path(self.name))
+            self.model = load_trained(self.name)
             self.dataset = load_params().dataset.name
             self.test_accuracy = read_json(METRICS_DIR / "evaluate.json")[self.name]["accuracy"]
         else:

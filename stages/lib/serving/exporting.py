@@ -2,21 +2,20 @@
 runtime on the test images beside the .keras model, measured and checked."""
 
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from stages.lib.core.artifacts import read_json, write_json
 from stages.lib.core.config import Export, Params
-from stages.lib.core.model_files import chosen_final, load_model
+from stages.lib.core.model_files import chosen_final, load_trained, save_model
 from stages.lib.core.paths import (
+    AVERAGED_FINALISTS,
     DATASET_INFO,
     FINAL_CHOICE,
     FINALISTS,
     METRICS_DIR,
     duel_path,
-    model_path,
 )
 from stages.lib.serving.checks import BATCH, check, measure, predict_all
 from stages.lib.serving.formats import format_paths, runner, write_formats
@@ -33,13 +32,13 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
     where a format disagrees."""
     images, labels = test
     trained = chosen_final() if name == "final" else name
-    model = load_model(model_path(trained))
+    model = load_trained(trained)
+    save_model(model, folder / f"{name}.keras")  # shipped with the other formats
     paths = format_paths(folder, name, settings.dynamic_range)
     write_formats(model, paths)
     reference = predict_all(model.predict_on_batch, images)
-    runners = {"keras": (model.predict_on_batch, model_path(trained))}
+    runners = {"keras": (model.predict_on_batch, folder / f"{name}.keras")}
     runners |= {kind: (runner(kind, path), path) for kind, path in paths.items()}
-    shutil.copyfile(model_path(trained), folder / f"{name}.keras")
     formats = {}
     for kind, (run, path) in runners.items():
         shown = shown_folder / (path.relative_to(folder) if kind != "keras" else f"{name}.keras")
@@ -97,17 +96,21 @@ def describe(name: str, figures: dict, folder: Path, params: Params, blessing: d
 
 
 def decisions(trained: str) -> list[tuple[str, dict, str]]:
-    """The recorded decisions that chose the trained model (none for baseline and big)."""
-    space = trained.removesuffix("_final")
-    if space not in FINALISTS:
-        return []
+    """The recorded decisions that chose the trained model (none for baseline and big;
+    both spaces' for the finalists averaged)."""
+    spaces = FINALISTS if trained == AVERAGED_FINALISTS else [trained.removesuffix("_final")]
     chosen = [
-        (
-            f"Search (cv_search@{space})",
-            read_json(METRICS_DIR / "cv_search" / space / "metrics.json")["decision"],
-            "validation images",
-        ),
-        (f"Trained in full (train_final@{space})", read_json(duel_path(space)), "holdout images"),
+        decision
+        for space in spaces
+        if space in FINALISTS
+        for decision in (
+            (
+                f"Search (cv_search@{space})",
+                read_json(METRICS_DIR / "cv_search" / space / "metrics.json")["decision"],
+                "validation images",
+            ),
+            (f"Trained in full (train_final@{space})", read_json(duel_path(space)), "holdout images"),
+        )
     ]
     if chosen_final() == trained:
         chosen.append(("Final (evaluate, between the finalists)", read_json(FINAL_CHOICE), "holdout images"))

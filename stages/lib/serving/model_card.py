@@ -61,9 +61,7 @@ def body(facts: CardFacts) -> list[str]:
     height, width = dataset["image_size"]
     channels = 3 if dataset["color"] == "rgb" else 1
     test_images, sizes = dataset["images"]["test"], facts.split_sizes
-    finalist = facts.model.endswith(
-        "_final"
-    )  # trained as train_final trains; baseline and big as notebook 000
+    finalist = facts.model not in ("baseline", "big")  # trained as train_final trains (or averaged)
     trained_on = (
         f"the search and validation images ({sizes['search'] + sizes['validation']:,})"
         if finalist

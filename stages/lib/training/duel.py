@@ -1,7 +1,8 @@
 """train_final's training. Where cv_search kept a challenger over its default (at the
 trials' fidelity: a sample of the search images, a few epochs), both are trained as
-train_final trains them and the rule of stages.lib.core.decisions keeps one on the
-holdout images: the duel. Otherwise the one spec cv_search kept is trained."""
+train_final trains them and the rule of stages.lib.core.decisions keeps one of them, or
+both averaged, on the holdout images: the duel. Otherwise the one spec cv_search kept is
+trained."""
 
 import shutil
 import tempfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from stages.lib.core.costs import TRAINING_COST, training_seconds
 from stages.lib.core.decisions import Candidate, alone, record
-from stages.lib.core.model_files import right_answers
+from stages.lib.core.model_files import averaged
 from stages.lib.core.specs import ModelSpec
 from stages.lib.training.fitting import train
 
@@ -38,14 +39,14 @@ def train_finalist(
     log_dir: Path,
 ):
     """Train each of `specs` (from candidates()) on `train_data`, monitored on the
-    `holdout` images, and keep one: the better beyond the noise on the holdout images,
-    else the cheaper to train. Returns the kept model and the duel as recorded
-    (`duel` false where there was one spec); log_dir gets the kept model's dvclive
-    history alone."""
+    `holdout` images, and keep one, or where there are two, both averaged (a third
+    candidate): by the rule, on the holdout images. Returns the kept model and the duel
+    as recorded (`duel` false where there was one spec); log_dir gets the dvclive
+    history of the kept model (of an average: of the one the pair's rule kept)."""
     import keras
 
     x, y = holdout
-    trained = {}
+    trained, probabilities = {}, {}
     with tempfile.TemporaryDirectory(prefix="train_final-") as scratch:
         for name, spec in specs.items():
             keras.backend.clear_session()
@@ -59,7 +60,7 @@ def train_finalist(
                 num_classes=num_classes,
                 log_dir=Path(scratch) / name,
             )
-            right = right_answers(model, x, y)
+            probabilities[name] = model.predict(x, batch_size=1024, verbose=0)
             cost = training_seconds(
                 spec,
                 x.shape[1:],
@@ -68,19 +69,29 @@ def train_finalist(
                 images=len(train_data[0]),
                 epochs=epochs,
             )
-            trained[name] = model, Candidate(name, right, round(cost, 1))
+            trained[name] = model, Candidate(name, probabilities[name].argmax(axis=1) == y, round(cost, 1))
         if len(trained) == 2:
+            (first, a), (second, b) = ((name, candidate) for name, (_, candidate) in trained.items())
+            name = f"{first}+{second}"
+            average = sum(probabilities.values()) / 2
+            ensemble = Candidate(name, average.argmax(axis=1) == y, round(a.cost + b.cost, 1))
             duel = {
                 "duel": True,
-                **record(*(c for _, c in trained.values()), significance=significance, cost=TRAINING_COST),
+                **record(a, b, significance=significance, cost=TRAINING_COST, ensemble=ensemble),
             }
+            if duel["kept"] == name:
+                trained[name] = (
+                    averaged({first: trained[first][0], second: trained[second][0]}, "averaged"),
+                    ensemble,
+                )
         else:
             [(_, only)] = trained.values()
             duel = {
                 "duel": False,
                 **alone(only, cost=TRAINING_COST, outcome=f"no duel: cv_search kept the {only.name}"),
             }
-        replace_logs(Path(scratch) / duel["kept"], log_dir)
+        logged = duel["ensemble"]["compared_with"] if "ensemble" in duel else duel["kept"]
+        replace_logs(Path(scratch) / logged, log_dir)
     return trained[duel["kept"]][0], duel
 
 
