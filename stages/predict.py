@@ -14,7 +14,7 @@ Prints each image's predicted class, by the name the dataset gives it, and its
 probability (with --json, one JSON object: the model's name and the answers, with every
 class's probability, as stages.serve answers). A file that cannot be used gets an error
 line and the exit status 1; the other files are still classified. The default model is
-`final`, the finalist evaluate chose (it records its choice in metrics/final.json); a
+`final`, what evaluate chose (a finalist or their average; metrics/final.json says which); a
 released version (classifier@v1.0.0) is fetched from DVC's cache at its commit.
 """
 

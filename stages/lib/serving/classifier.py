@@ -31,7 +31,7 @@ def model_name(value: str) -> str:
 
 class Classifier:
     def __init__(self, model: str = "final"):
-        """`model`: one of MODELS (final: the finalist evaluate chose), or a released
+        """`model`: one of MODELS (final: what evaluate chose, a finalist or their average), or a released
         version: NAME@VERSION or NAME#STAGE, as GTO names it. Also names the dataset
         and the model's test accuracy, as evaluate scored it."""
         if model in MODELS:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, settings: Export) -> dict:
-    """Exports the model `name` (final: the finalist evaluate chose) into `folder`, which
+    """Exports the model `name` (final: what evaluate chose, a finalist or their average) into `folder`, which
     becomes `shown_folder` once every model is exported, and returns its figures:
     the trained model's name, the number of test images and, per format (the .keras file
     first, as the reference), its file, size, speed and agreement. Raises an ExportError
