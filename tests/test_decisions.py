@@ -189,36 +189,19 @@ def averaged_decision(first_only, second_only, ensemble_only, kept_only, signifi
 
 
 TIE, WIN = "a tie, so default stays", "challenger is better beyond the noise"
+KEPT_AFTER_TIE = (
+    f"{TIE}; default is not better than their average beyond the noise, so both are kept, averaged"
+)
+STAYS_AFTER_WIN = f"{WIN}; their average is not better than challenger beyond the noise, so it stays"
 
 
 @pytest.mark.parametrize(
     "first_only, second_only, ensemble_only, kept_only, kept, outcome",
     [
-        # the average unless the model the pair's rule keeps is better than it beyond the noise
-        (
-            5,
-            6,
-            0,
-            0,
-            "default+challenger",
-            f"{TIE}; default is not better than their average, so both are kept, averaged",
-        ),
-        (
-            5,
-            6,
-            3,
-            1,
-            "default+challenger",
-            f"{TIE}; default is not better than their average, so both are kept, averaged",
-        ),
-        (
-            5,
-            6,
-            1,
-            7,
-            "default+challenger",
-            f"{TIE}; default is not better than their average, so both are kept, averaged",
-        ),
+        # after a tie: the average, even no better, unless the kept one beats it beyond the noise
+        (5, 6, 0, 0, "default+challenger", KEPT_AFTER_TIE),
+        (5, 6, 3, 1, "default+challenger", KEPT_AFTER_TIE),
+        (5, 6, 1, 7, "default+challenger", KEPT_AFTER_TIE),
         (
             5,
             6,
@@ -227,30 +210,16 @@ TIE, WIN = "a tie, so default stays", "challenger is better beyond the noise"
             "default",
             f"{TIE}; default is better than their average beyond the noise, so it stays",
         ),
-        # after a win, the same: a worse member averaged in need not spoil the winner
-        (
-            0,
-            12,
-            0,
-            0,
-            "default+challenger",
-            f"{WIN}; challenger is not better than their average, so both are kept, averaged",
-        ),
+        # after a win: the average only if better than the winner beyond the noise
+        (0, 12, 0, 0, "challenger", STAYS_AFTER_WIN),
+        (0, 12, 5, 0, "challenger", STAYS_AFTER_WIN),
         (
             0,
             12,
             10,
             0,
             "default+challenger",
-            f"{WIN}; challenger is not better than their average, so both are kept, averaged",
-        ),
-        (
-            0,
-            12,
-            0,
-            8,
-            "challenger",
-            f"{WIN}; challenger is better than their average beyond the noise, so it stays",
+            f"{WIN}; their average is better than challenger beyond the noise, so both are kept, averaged",
         ),
     ],
 )

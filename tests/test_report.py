@@ -349,8 +349,8 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
         "differences of 7.2 points (11 of the 150 images) or more; smaller ones read as a tie. Their "
         "average, finalists, got 140 right (0.9333); 0 only it and 9 only cnn_final (p = 0.0039). At 80% "
         "power, this could see differences of 4.9 points (7 of the 150 images) or more; smaller ones read "
-        "as a tie. Outcome: cnn_final is better beyond the noise; cnn_final is better than their average "
-        "beyond the noise, so it stays (cnn_final is kept)."
+        "as a tie. Outcome: cnn_final is better beyond the noise; their average is not better than "
+        "cnn_final beyond the noise, so it stays (cnn_final is kept)."
     ) in report
     finalists = run.summaries["finalists"]["accuracy"]
     mlp, cnn = run.summaries["mlp_final"]["accuracy"], run.summaries["cnn_final"]["accuracy"]
@@ -362,8 +362,7 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
         "  - mlp: No duel: cv_search kept the default, so it alone was trained in full (135 of 150" in report
     )
     assert (
-        "  - cnn: Trained in full, both were kept, averaged. On the 150 holdout images, default got 140"
-        in report
+        "  - cnn: Trained in full, the challenger held. On the 150 holdout images, default got 140" in report
     )
     assert "the holdout images served two choices, the duel and `final`; the 60 test images" in report
     assert ("Optuna study" in report) == (method == "optuna")
@@ -403,8 +402,8 @@ def test_the_report_says_what_the_duel_kept_and_which_choices_the_holdout_images
         f"kept. On the test images {cnn:.4f}, against default 0.9500, challenger 0.9600 alone."
     ) in report
     assert (
-        "Outcome: a tie, so default stays; default is not better than their average, so both are kept, "
-        "averaged (default+challenger is kept)."
+        "Outcome: a tie, so default stays; default is not better than their average beyond the noise, so "
+        "both are kept, averaged (default+challenger is kept)."
     ) in report
     search_section = report.split("### cnn")[1]
     assert "Trained in full, both were kept, averaged (the duel, in the protocol" in search_section

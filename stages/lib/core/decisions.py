@@ -6,11 +6,12 @@ wrong says whether they differ beyond the noise at `significance`; if they do, t
 better one is kept, else the cheaper to train, the first named on equal cost.
 
 Where both models are trained in full (the duel, `final`), their average is a third
-candidate, whose training is already paid and whose inference runs both: it is kept
-unless the model the pair's rule keeps is better than it beyond the noise. (Measured on
-MNIST and Fashion-MNIST by benchmarks/tie_rules.py: deciding so on one half of the
-holdout images made fewer errors on the other half than keeping the average only after
-a tie, or never.)
+candidate, whose training is already paid and whose inference runs both. After a tie
+it is kept unless the model kept is better than it beyond the noise: of two models the
+images cannot tell apart, neither is thrown away. After a win it replaces the winner
+only if better than it beyond the noise: a model known to be worse is averaged in only
+where that shows. (benchmarks/tie_rules.py measured this against keeping the average
+unless beaten, after a win too: within the noise, and this rule is the cheaper.)
 
 Counts of images decide, never two rounded accuracies or two intervals that overlap,
 so a difference beyond the noise gives the same decision on any machine. Each decision
@@ -41,7 +42,8 @@ def record(
 ) -> dict:
     """Keep `second` over `first` only if it is better beyond the noise, or within the
     noise and cheaper; with `ensemble` (the two averaged, both trained in full), that
-    average unless the model kept so is better than it beyond the noise. Returns the decision as JSON-ready
+    average after a tie unless the model kept is better than it beyond the noise, after
+    a win only if it is better than the winner beyond the noise. Returns the decision as JSON-ready
     values: the number of images, per candidate its count right and accuracy, the
     images only it gets right (of the pair), its cost and whether it is kept;
     McNemar's exact p-value, the significance, the smallest difference the test could
@@ -100,11 +102,15 @@ def mcnemar(first: Candidate, second: Candidate) -> tuple[int, int, float]:
 
 def _with_ensemble(decision: dict, kept: Candidate, ensemble: Candidate, significance: float) -> dict:
     kept_only, ensemble_only, p_value = mcnemar(kept, ensemble)
-    chosen = not (p_value < significance and kept_only > ensemble_only)
-    outcome = decision["outcome"] + (
-        f"; {kept.name} is not better than their average, so both are kept, averaged"
-        if chosen
-        else f"; {kept.name} is better than their average beyond the noise, so it stays"
+    beyond = p_value < significance
+    if decision["p_value"] >= significance:  # a tie: the average unless the kept one beats it
+        chosen = not (beyond and kept_only > ensemble_only)
+        why = f"{kept.name} is {'not ' if chosen else ''}better than their average"
+    else:  # a win: the average only if it beats the winner
+        chosen = beyond and ensemble_only > kept_only
+        why = f"their average is {'' if chosen else 'not '}better than {kept.name}"
+    outcome = f"{decision['outcome']}; {why} beyond the noise, so " + (
+        "both are kept, averaged" if chosen else "it stays"
     )
     for entry in decision["candidates"].values():
         entry["kept"] = entry["kept"] and not chosen
