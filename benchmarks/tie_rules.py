@@ -12,9 +12,10 @@ keeps is scored on the other, both ways. The rules:
 
 - pair: the pair alone, as before issue 37 (better beyond the noise, else the first);
 - after-tie: after a tie the average unless the model kept beats it beyond the noise;
-  after a win the average only if it beats the winner beyond the noise;
+  after a win the average only if it beats the winner beyond the noise (the pipeline's
+  rule, stages/lib/core/decisions.py);
 - unless-beaten: the average unless the model the pair's rule keeps beats it beyond the
-  noise, after a tie or a win (the pipeline's rule, stages/lib/core/decisions.py);
+  noise, after a tie or a win;
 - always: the average.
 
 It prints each pair's counts and the mean errors per decision on the other half.

@@ -60,8 +60,9 @@ def held_out_choices(
         "Every choice between two models follows one rule: McNemar's exact test on the images one gets "
         f"right and the other wrong; the better is kept where p < {significance}, else (a tie, within the "
         "noise) the cheaper to train by the cost table. Where both are trained in full, their average "
-        "(training already paid; inference runs both) is a third candidate, kept unless the model kept "
-        "by that rule is better than it beyond the noise. Each decision says how small a difference it "
+        "(training already paid; inference runs both) is a third candidate: after a tie it is kept unless "
+        "the model kept is better than it beyond the noise, after a win only if it is better than the "
+        "winner beyond the noise. Each decision says how small a difference it "
         "could have seen (at 80% power): a tie says only that any difference is likely smaller than that. "
         "Every accuracy carries its 95% Wilson interval, how far that many images pin it down.",
     ]
