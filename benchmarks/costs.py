@@ -53,7 +53,16 @@ def seconds_per_image(spec, x, y, batch_size: int) -> float:
     keras.backend.clear_session()
     model = new_model(spec, x, 10, epochs=2, batch_size=batch_size, seed=0)
     timer = EpochTimes()
-    fit(model, spec, (x, y), (x[:256], y[:256]), epochs=2, batch_size=batch_size, seed=0, callbacks=[timer])
+    fit(
+        model,
+        spec.augmentation,
+        (x, y),
+        (x[:256], y[:256]),
+        epochs=2,
+        batch_size=batch_size,
+        seed=0,
+        callbacks=[timer],
+    )
     return timer.times[-1] / len(x)
 
 

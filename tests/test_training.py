@@ -6,7 +6,7 @@ import pytest
 from stages.lib.core.model_files import load_model, save_model
 from stages.lib.core.specs import Augmentation, validate_spec
 from stages.lib.training.batches import distort, training_batches
-from stages.lib.training.fitting import train
+from stages.lib.training.fitting import member_logs, train
 
 SPEC = validate_spec(
     {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01},
@@ -48,6 +48,17 @@ def test_dvclive_logs_each_epoch_and_leaves_dvc_yaml_alone(tmp_path, monkeypatch
     rows = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert rows[0].split("\t")[:2] == ["step", "loss"] and len(rows) == 4
     assert (tmp_path / "dvc.yaml").read_text() == "stages: {}\n"
+
+
+def test_a_joint_models_logs_are_each_members_named_as_if_it_trained_alone():
+    logs = {
+        "default/loss": 0.5,
+        "val_default/accuracy": 0.9,
+        "challenger/loss": 0.7,
+        "val_challenger/loss": 0.8,
+    }
+    assert member_logs(logs, "default") == {"loss": 0.5, "val_accuracy": 0.9}
+    assert member_logs(logs, "challenger") == {"loss": 0.7, "val_loss": 0.8}
 
 
 def test_save_and_load_round_trip(tmp_path):

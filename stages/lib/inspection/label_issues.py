@@ -43,7 +43,7 @@ def out_of_sample_probabilities(
         )
         fit(
             model,
-            spec,
+            spec.augmentation,
             (x[trained_on], y[trained_on]),
             None,
             epochs=epochs,

@@ -89,7 +89,7 @@ def trial_objective(
         scoring = scoring_callback(trial, validation_data)
         history = fit(
             model,
-            spec,
+            spec.augmentation,
             train_data,
             None,
             epochs=epochs,

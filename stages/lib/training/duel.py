@@ -12,7 +12,7 @@ from stages.lib.core.costs import TRAINING_COST, training_seconds
 from stages.lib.core.decisions import Candidate, alone, record
 from stages.lib.core.model_files import averaged
 from stages.lib.core.specs import ModelSpec
-from stages.lib.training.fitting import train
+from stages.lib.training.fitting import fit, jointly, new_model
 
 
 def candidates(method: str, default: ModelSpec, searched: ModelSpec) -> dict[str, ModelSpec]:
@@ -43,24 +43,27 @@ def train_finalist(
     candidate): by the rule, on the holdout images. Returns the kept model and the duel
     as recorded (`duel` false where there was one spec); log_dir gets the dvclive
     history of the kept model (of an average: of the one the pair's rule kept)."""
-    import keras
-
     x, y = holdout
-    trained, probabilities = {}, {}
+    models = {
+        name: new_model(spec, train_data[0], num_classes, epochs=epochs, batch_size=batch_size, seed=seed)
+        for name, spec in specs.items()
+    }
     with tempfile.TemporaryDirectory(prefix="train_final-") as scratch:
+        # Both at once, each on its own augmentation of the same batches, as each would
+        # be trained alone (faster on 2 cores than one after the other: docs/measurements.md).
+        fit(
+            jointly(models),
+            {name: spec.augmentation for name, spec in specs.items()},
+            train_data,
+            holdout,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            log_dir=Path(scratch),
+        )
+        trained, probabilities = {}, {}
         for name, spec in specs.items():
-            keras.backend.clear_session()
-            model, _ = train(
-                spec,
-                train_data,
-                holdout,
-                epochs=epochs,
-                batch_size=batch_size,
-                seed=seed,
-                num_classes=num_classes,
-                log_dir=Path(scratch) / name,
-            )
-            probabilities[name] = model.predict(x, batch_size=1024, verbose=0)
+            probabilities[name] = models[name].predict(x, batch_size=1024, verbose=0)
             cost = training_seconds(
                 spec,
                 x.shape[1:],
@@ -69,7 +72,10 @@ def train_finalist(
                 images=len(train_data[0]),
                 epochs=epochs,
             )
-            trained[name] = model, Candidate(name, probabilities[name].argmax(axis=1) == y, round(cost, 1))
+            trained[name] = (
+                models[name],
+                Candidate(name, probabilities[name].argmax(axis=1) == y, round(cost, 1)),
+            )
         if len(trained) == 2:
             (first, a), (second, b) = ((name, candidate) for name, (_, candidate) in trained.items())
             name = f"{first}+{second}"
