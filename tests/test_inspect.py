@@ -132,6 +132,22 @@ def test_without_copies_the_split_is_as_before():
         assert all(np.array_equal(plain[name], grouped[name]) for name in plain)
 
 
+def test_the_window_bound_never_exceeds_the_difference_it_rules_out_pairs_by():
+    """Random pictures, smooth ones and shifted near-copies: the cheap bound is at most
+    the exact aligned difference for every pair, and the copies it must keep it keeps."""
+    rng = np.random.default_rng(3)
+    noise = rng.random((400, 28, 28), dtype=np.float32)
+    smooth = np.stack([np.outer(np.hanning(28), np.hanning(28)) * rng.random()] * 200).astype(np.float32)
+    a = np.concatenate([noise[:200], smooth, noise[200:]])
+    b = np.concatenate([noise[200:], smooth[::-1], np.roll(noise[200:], (1, -2), axis=(1, 2)) + 0.01])
+    windows = duplicates.window_means
+    bound = duplicates.lower_bound(windows(a), windows(b))
+    exact = duplicates.difference(a, b)
+    assert (bound <= exact + duplicates.ROUNDING).all()
+    assert (exact[-200:] <= 0.0101).all() and (bound[-200:] <= 0.06).all()  # the shifted copies
+    assert (bound[:200] > 0.06).all()  # unrelated noise: ruled out without the exact comparison
+
+
 def test_a_group_moves_to_the_part_holding_most_of_it():
     part = np.array([0, 0, 1, 2, 2, 1])
     moved = duplicates.keep_together(part, [np.array([0, 2, 5]), np.array([3, 1])])
