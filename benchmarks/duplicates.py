@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stages.lib.data import duplicates
+from stages.lib.data import alignment, duplicates
 
 
 def to_image(pixels: np.ndarray) -> Image.Image:
@@ -74,10 +74,10 @@ def main():
     searched_at = time.perf_counter()
     differences = np.concatenate(
         [
-            duplicates.difference(
-                compared[first[s : s + duplicates.CHUNK]], compared[second[s : s + duplicates.CHUNK]]
+            alignment.difference(
+                compared[first[s : s + alignment.CHUNK]], compared[second[s : s + alignment.CHUNK]]
             )
-            for s in range(0, len(first), duplicates.CHUNK)
+            for s in range(0, len(first), alignment.CHUNK)
         ]
     )
     compared_at = time.perf_counter()
@@ -105,8 +105,8 @@ def main():
         found = {(a, b) for a, b in zip(pairs_first.tolist(), pairs_second.tolist(), strict=True)}
         recall = np.mean([(int(o), int(c)) in found for o, c in zip(originals, copy_index, strict=True)])
         both_gray, both_compared, _ = duplicates.prepared(both)
-        gap = duplicates.difference(both_compared[copy_index], both_compared[originals])
-        mean_gap = duplicates.difference(both_gray[copy_index], both_gray[originals], mean=True)
+        gap = alignment.difference(both_compared[copy_index], both_compared[originals])
+        mean_gap = alignment.difference(both_gray[copy_index], both_gray[originals], mean=True)
         print(
             f"  {name}: found {recall:.3f}; difference to the original: median {np.median(gap):.3f}, "
             f"99th percentile {np.quantile(gap, 0.99):.3f}, largest {gap.max():.3f}; mean difference "

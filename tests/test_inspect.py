@@ -12,7 +12,7 @@ from PIL import Image
 
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.specs import validate_spec
-from stages.lib.data import duplicates
+from stages.lib.data import alignment, duplicates
 from stages.lib.data.decoding import load_pictures
 from stages.lib.data.folders import list_pictures
 from stages.lib.data.splitting import partition, training_groups
@@ -140,10 +140,10 @@ def test_the_window_bound_never_exceeds_the_difference_it_rules_out_pairs_by():
     smooth = np.stack([np.outer(np.hanning(28), np.hanning(28)) * rng.random()] * 200).astype(np.float32)
     a = np.concatenate([noise[:200], smooth, noise[200:]])
     b = np.concatenate([noise[200:], smooth[::-1], np.roll(noise[200:], (1, -2), axis=(1, 2)) + 0.01])
-    windows = duplicates.window_means
-    bound = duplicates.lower_bound(windows(a), windows(b))
-    exact = duplicates.difference(a, b)
-    assert (bound <= exact + duplicates.ROUNDING).all()
+    windows = alignment.window_means
+    bound = alignment.lower_bound(windows(a), windows(b))
+    exact = alignment.difference(a, b)
+    assert (bound <= exact + alignment.ROUNDING).all()
     assert (exact[-200:] <= 0.0101).all() and (bound[-200:] <= 0.06).all()  # the shifted copies
     assert (bound[:200] > 0.06).all()  # unrelated noise: ruled out without the exact comparison
 

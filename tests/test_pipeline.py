@@ -481,7 +481,7 @@ def test_the_stage_and_two_workers_share_one_postgresql_study(project):
             assert sorted(results["trial"]) == list(range(len(results)))  # every trial number once
             trained = results[results["state"] != "FAIL"]  # FAIL: started after the budget was spent
             assert len(trained) == 12
-            ran = results["worker"].str.rsplit(":", n=1).str[1].astype(int)
+            ran = trained["worker"].str.rsplit(":", n=1).str[1].astype(int)
             assert set(ran) == {process.pid for process in processes}, logs  # all three took trials
             [study] = optuna.get_all_study_summaries(url)
             assert study.n_trials == len(results) and study_names(project) == [study.study_name]

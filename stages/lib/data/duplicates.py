@@ -5,12 +5,12 @@ two people's plain "1"s that look alike. Each image is moved so that its ink (in
 grayscale, its pixels' distance from the median, the background) is centred. Candidate
 pairs: each image and its NEIGHBOURS nearest in a 7x7 summary of the picture blurred by
 sigma 2 (a KD-tree on its principal components). A pair is a copy where, in grayscale
-blurred by sigma 1 and best aligned within SHIFT_REACH pixels, no pixel differs by more
-than `threshold` (a lower bound from window means rules out nearly every other pair
-first, about twenty times faster), and where, unblurred and in colour, they differ by at
-most MEAN_LIMIT on average. Groups are the connected pairs. Every bound was measured on MNIST's 70,000
-images, planted copies and the tests' synthetic pictures (benchmarks/duplicates.py,
-docs/data.md)."""
+blurred by sigma 1 and best aligned within a few pixels (alignment.py), no pixel differs
+by more than `threshold` (a lower bound from window means rules out nearly every other
+pair first, about twenty times faster), and where, unblurred and in colour, they differ by
+at most MEAN_LIMIT on average. Groups are the connected pairs. Every bound was measured on
+MNIST's 70,000 images, planted copies and the tests' synthetic pictures
+(benchmarks/duplicates.py, docs/data.md)."""
 
 import numpy as np
 from scipy import ndimage
@@ -19,16 +19,14 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from sklearn.decomposition import PCA
 
+from stages.lib.data.alignment import ROUNDING, difference, in_chunks, lower_bound, window_means
+
 THRESHOLD = 0.06  # the largest pixel difference (of 1) between copies, after blurring
 MEAN_LIMIT = 0.025  # and the largest mean difference, unblurred
-SHIFT_REACH = 2  # pixels, each way
 INK_FLOOR = 0.2  # centring weighs pixels by how far over this they stand from the background
 SUMMARY_SIDE = 7  # the summary's side: SUMMARY_SIDE x SUMMARY_SIDE area means
 SUMMARY_DIMENSIONS = 8  # principal components of the summary searched by the KD-tree
 NEIGHBOURS = 8  # candidate pairs: each image with its nearest ones in those components
-CHUNK = 20_000  # candidate pairs compared at once
-BOX = 4  # side of the window means that bound a pair's difference from below
-ROUNDING = 1e-5  # float32's error in those means, well over
 
 
 def grayscale(images: np.ndarray) -> np.ndarray:
@@ -84,44 +82,6 @@ def candidate_pairs(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1]
 
 
-def difference(a: np.ndarray, b: np.ndarray, reach: int = SHIFT_REACH, mean: bool = False) -> np.ndarray:
-    """The largest (or with `mean`, the mean) pixel difference between each a and b, at
-    their best alignment within `reach` pixels (compared where they overlap)."""
-    rows, cols = a.shape[1:3]
-    best = np.full(len(a), np.inf, dtype=np.float32)
-    for dr in range(-reach, reach + 1):
-        for dc in range(-reach, reach + 1):
-            in_a = np.s_[:, max(0, dr) : rows + min(0, dr), max(0, dc) : cols + min(0, dc)]
-            in_b = np.s_[:, max(0, -dr) : rows + min(0, -dr), max(0, -dc) : cols + min(0, -dc)]
-            gaps = np.abs(a[in_a] - b[in_b])
-            pixels = tuple(range(1, gaps.ndim))
-            best = np.minimum(best, gaps.mean(axis=pixels) if mean else gaps.max(axis=pixels, initial=0))
-    return best
-
-
-def window_means(images: np.ndarray, side: int = BOX) -> np.ndarray:
-    """The mean of every side x side window of each image, by its top-left pixel."""
-    rows, cols = images.shape[1] - side + 1, images.shape[2] - side + 1
-    return sum(images[:, i : i + rows, j : j + cols] for i in range(side) for j in range(side)) / side**2
-
-
-def lower_bound(a: np.ndarray, b: np.ndarray, reach: int = SHIFT_REACH, side: int = BOX) -> np.ndarray:
-    """At most difference(a, b) for each pair, from window_means (a, b) alone, about
-    twenty times faster: a window's mean difference is at most its largest pixel
-    difference, so the largest over a grid of windows inside every alignment's overlap
-    bounds each alignment's from below."""
-    rows, cols = a.shape[1:3]
-    grid_rows = np.arange(reach, rows - reach, side)[:, None]
-    grid_cols = np.arange(reach, cols - reach, side)[None, :]
-    on_grid = a[:, grid_rows, grid_cols]
-    best = np.full(len(a), np.inf, dtype=np.float32)
-    for dr in range(-reach, reach + 1):
-        for dc in range(-reach, reach + 1):
-            gaps = np.abs(on_grid - b[:, grid_rows - dr, grid_cols - dc])
-            best = np.minimum(best, gaps.max(axis=(1, 2)))
-    return best
-
-
 def prepared(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The images centred (in colour, if they have it), the same in grayscale blurred by
     sigma 1 (as compared) and their search features (the summary's principal components,
@@ -134,17 +94,6 @@ def prepared(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sample = summary[:: max(1, len(summary) // 10_000)]
     features = PCA(dimensions, svd_solver="full").fit(sample).transform(summary)
     return moved, compared, features
-
-
-def in_chunks(compare, images: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """compare(images[first], images[second]), CHUNK pairs at a time."""
-    return np.concatenate(
-        [
-            compare(images[first[start : start + CHUNK]], images[second[start : start + CHUNK]])
-            for start in range(0, len(first), CHUNK)
-        ]
-        or [np.zeros(0, np.float32)]
-    )
 
 
 def close_pairs(
