@@ -1,5 +1,6 @@
 """Training throughput per lever: images per second and the share of this machine's
-float32 matmul peak, for the spaces' default models as the pipeline trains them.
+float32 matmul peak, for the spaces' default models and train_baseline's and
+train_big's, as the pipeline trains them.
 
     python -m benchmarks.training_levers [--images 16384] [--levers NAME ...]
 
@@ -21,8 +22,8 @@ import subprocess
 import sys
 import time
 
-# name: (space, batch size, steps per execution, models trained at once, TF threads
-# (intra-op, inter-op) or None for TensorFlow's defaults)
+# name: (model (model_spec), batch size, steps per execution, models trained at once,
+# TF threads (intra-op, inter-op) or None for TensorFlow's defaults)
 LEVERS = {
     "cnn": ("cnn", 128, 1, 1, None),
     "cnn steps_per_execution 16": ("cnn", 128, 16, 1, None),
@@ -33,6 +34,10 @@ LEVERS = {
     "cnn x2 jointly, threads 1+2": ("cnn", 128, 1, 2, (1, 2)),
     "mlp": ("mlp", 512, 1, 1, None),
     "mlp steps_per_execution 16": ("mlp", 512, 16, 1, None),
+    "baseline": ("baseline", 128, 1, 1, None),
+    "baseline steps_per_execution 16": ("baseline", 128, 16, 1, None),
+    "big": ("big", 128, 1, 1, None),
+    "big steps_per_execution 16": ("big", 128, 16, 1, None),
 }
 
 MEASURE = """
@@ -41,14 +46,14 @@ import numpy as np
 from stages.lib.core.cli import configure_tensorflow
 configure_tensorflow()
 import tensorflow as tf
-space, batch_size, steps, members, threads, images = json.loads(sys.argv[1])
+spec, batch_size, steps, members, threads, images = json.loads(sys.argv[1])
 if threads:
     tf.config.threading.set_intra_op_parallelism_threads(threads[0])
     tf.config.threading.set_inter_op_parallelism_threads(threads[1])
-from stages.lib.core.config import load_params
+from stages.lib.core.specs import validate_spec
 from stages.lib.training import fitting
 from stages.lib.training.fitting import fit, new_model
-spec = getattr(load_params().cv_search.spaces, space).model
+spec = validate_spec(spec, "the lever's model")
 rng = np.random.default_rng(0)
 x, y = rng.random((images, 28, 28), dtype=np.float32), rng.integers(10, size=images)
 models = {f"m{i}": new_model(spec, x, 10, epochs=2, batch_size=batch_size, seed=i) for i in range(members)}
@@ -64,9 +69,14 @@ print(json.dumps(time.perf_counter() - started))
 """
 
 
-def seconds(lever, images: int, checkout: str) -> float:
-    space, batch_size, steps, members, threads = LEVERS[lever]
-    args = json.dumps([space, batch_size, steps, members, threads, images])
+def model_spec(params, model: str):
+    """The default model of the space `model`, or train_baseline's or train_big's."""
+    return getattr(params.cv_search.spaces, model, None) or getattr(params, f"train_{model}")
+
+
+def seconds(lever, spec, images: int, checkout: str) -> float:
+    _, batch_size, steps, members, threads = LEVERS[lever]
+    args = json.dumps([spec.model_dump(), batch_size, steps, members, threads, images])
     done = subprocess.run(
         [sys.executable, "-c", MEASURE, args],
         cwd=checkout,
@@ -92,18 +102,17 @@ def main():
     parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS))
     parser.add_argument("--checkout", default=".", help="the checkout whose code trains (default: this one)")
     args = parser.parse_args()
-    spaces = load_params().cv_search.spaces
+    params = load_params()
     peak = matmul_gflops()
     print(f"{machine()}; a float32 matmul (numpy, 2048 x 2048): {peak:.0f} GFLOP/s")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, the code of {os.path.abspath(args.checkout)}")
     print("| lever | images/s (x models) | GFLOP/s | of the matmul's |")
     print("| --- | ---: | ---: | ---: |")
     for lever in args.levers:
-        space, _, _, members, _ = LEVERS[lever]
-        rate = args.images * members / seconds(lever, args.images, os.path.abspath(args.checkout))
-        gflops = (
-            6 * multiply_adds(getattr(spaces, space).model, (28, 28), 10) * rate / 1e9
-        )  # forward + backward
+        model, _, _, members, _ = LEVERS[lever]
+        spec = model_spec(params, model).model
+        rate = args.images * members / seconds(lever, spec, args.images, os.path.abspath(args.checkout))
+        gflops = 6 * multiply_adds(spec, (28, 28), 10) * rate / 1e9  # forward + backward
         print(f"| {lever} | {rate:,.0f} | {gflops:.1f} | {gflops / peak:.0%} |", flush=True)
 
 

@@ -5,8 +5,10 @@ import pytest
 
 from stages.lib.core.model_files import load_model, save_model
 from stages.lib.core.specs import Augmentation, validate_spec
+from stages.lib.training import fitting
 from stages.lib.training.batches import distort, training_batches
-from stages.lib.training.fitting import member_logs, train
+from stages.lib.training.fitting import member_logs, new_model, train
+from stages.lib.training.models import steps_per_execution
 
 SPEC = validate_spec(
     {"family": "mlp", "hidden_units": [16], "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.01},
@@ -36,6 +38,25 @@ def test_same_seed_same_weights_other_seed_other_weights():
         np.testing.assert_array_equal(a, b)
     assert history == again
     assert not np.array_equal(first.get_weights()[0], third.get_weights()[0])
+
+
+def test_short_steps_run_several_to_a_call_dividing_the_epoch_with_the_same_weights():
+    assert steps_per_execution(0.004, 391) == 23  # MNIST's 50,000 training images at 128
+    assert steps_per_execution(0.004, 106) == 2 and steps_per_execution(0.004, 53) == 1
+    assert steps_per_execution(0.04, 391) == 1  # a long step: one per call
+    x, y = tiny_data(0)
+    many = new_model(SPEC, x, 3, epochs=3, batch_size=8, seed=7)  # 12 batches an epoch
+    assert many.steps_per_execution == 12
+    one = new_model(SPEC, x, 3, epochs=3, batch_size=8, seed=7)
+    one.steps_per_execution = 1
+    histories = [
+        fitting.fit(model, SPEC.augmentation, (x, y), tiny_data(1), epochs=3, batch_size=8, seed=7)
+        for model in (many, one)
+    ]
+    assert histories[0] == histories[1]
+    assert many.optimizer.iterations.numpy() == one.optimizer.iterations.numpy() == 3 * 12
+    for a, b in zip(many.get_weights(), one.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_dvclive_logs_each_epoch_and_leaves_dvc_yaml_alone(tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
+from stages.lib.core.costs import training_seconds
 from stages.lib.core.specs import Augmentation, ModelSpec
 from stages.lib.training.batches import training_batches
-from stages.lib.training.models import build_model
+from stages.lib.training.models import build_model, steps_per_execution
 
 
 def train(
@@ -54,8 +55,13 @@ def new_model(
     # tf.config.experimental.enable_op_determinism() would also switch oneDNN off,
     # which made a CNN training step 2.3x slower on this CPU (257 vs 112 ms).
     keras.utils.set_random_seed(seed)
-    total_steps = epochs * math.ceil(len(x_train) / batch_size)
-    return build_model(spec, x_train.shape[1:], num_classes, total_steps)
+    steps = math.ceil(len(x_train) / batch_size)
+    model = build_model(spec, x_train.shape[1:], num_classes, epochs * steps)
+    step_seconds = training_seconds(
+        spec, x_train.shape[1:], num_classes, batch_size=batch_size, images=batch_size, epochs=1
+    )
+    model.steps_per_execution = steps_per_execution(step_seconds, steps)
+    return model
 
 
 def fit(
@@ -178,7 +184,11 @@ def jointly(models: dict):
     joint = Joint()
     for model in models.values():
         model.optimizer.build(model.trainable_variables)
-    joint.compile(optimizer="sgd", jit_compile=False)  # each member's own optimizer updates it
+    joint.compile(  # each member's own optimizer updates it
+        optimizer="sgd",
+        jit_compile=False,
+        steps_per_execution=min(model.steps_per_execution for model in models.values()),
+    )
     return joint
 
 

@@ -1,5 +1,6 @@
 """The one model-building path that every training stage shares: build_model turns a
-model spec (stages.lib.core.specs) into a compiled Keras model.
+model spec (stages.lib.core.specs) into a compiled Keras model; steps_per_execution says
+how many of its training steps one compiled call runs.
 """
 
 from stages.lib.core.specs import ModelSpec
@@ -90,3 +91,20 @@ def batch_norm():
     from keras import layers
 
     return layers.BatchNormalization(momentum=0.9)
+
+
+# A compiled call of Keras runs up to this many batches where a step is short (by the
+# cost table): the notebook-000 MLPs trained 1.4-1.6x faster so, with the same weights;
+# the CNN and the 1,024-unit MLP, whose steps are long, at 0.77-0.91 of their speed
+# (docs/measurements.md).
+SHORT_STEP_SECONDS = 0.015
+MAX_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(step_seconds: float, steps_per_epoch: int) -> int:
+    """Batches per compiled call: 1 for a step of SHORT_STEP_SECONDS or more; else the
+    largest divisor of the epoch's batches up to MAX_STEPS_PER_EXECUTION (Keras 3 runs a
+    call's batches in full, past the end of an epoch if that is not a multiple)."""
+    if step_seconds >= SHORT_STEP_SECONDS:
+        return 1
+    return max(n for n in range(1, MAX_STEPS_PER_EXECUTION + 1) if steps_per_epoch % n == 0)
