@@ -5,9 +5,9 @@ cv_search.method optuna (default): the space's base model (its default) is the f
 trial, then trials drawn by a seeded sampler from the space's `search` ranges, each
 trained on the space's `train_images` (a count, or a fraction) of data/split/search.npz
 for the space's `epochs` (fewer if the pruner stops it; never the default) and scored
-on data/split/validation.npz after each epoch; first, where need be, the space's size
-ranges are lowered until its largest model trains as train_final trains it
-(train_final.SPACE) within the space's max_train_final_minutes by the cost table. The
+on data/split/validation.npz after each epoch, within the space as stage budget fitted
+it (models/search_space/SPACE.json: its size ranges lowered, where need be, until its
+largest model trains as train_final trains it within max_train_final_minutes). The
 best challenger replaces the default only if the rule of every decision
 (stages.lib.core.decisions: McNemar's test on the validation images at
 `significance`) says it is better, or a tie and cheaper.
@@ -21,8 +21,8 @@ cv_search.storage ($CV_SEARCH_STORAGE overrides it), where `--worker` processes 
 any machine with the repository and its data (`dvc pull`) join it. The stage ends once
 the study has n_trials trials, whoever ran them, and writes
 metrics/cv_search/SPACE/results.csv (one row per trial), metrics.json (the kept trial,
-trials complete, pruned and failed, the decision, how well early epochs rank the
-trials and what the budget allowed), study.db (a copy of the study) and
+trials complete, pruned and failed, the decision and how well early epochs rank the
+trials), study.db (a copy of the study) and
 models/best_config/SPACE.json (the kept model spec, for train_final).
 """
 
@@ -34,15 +34,21 @@ import optuna
 from stages.lib.core.artifacts import atomic_path, load_arrays, load_images, read_json, write_csv, write_json
 from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
-from stages.lib.core.costs import budget_sentence
 from stages.lib.core.decisions import sentence
 from stages.lib.core.errors import ParamsError
 from stages.lib.core.params import images_of
-from stages.lib.core.paths import DATASET_INFO, FINALISTS, METRICS_DIR, SPLIT_DIR, best_config_path
+from stages.lib.core.paths import (
+    DATASET_INFO,
+    FINALISTS,
+    METRICS_DIR,
+    SPLIT_DIR,
+    best_config_path,
+    search_space_path,
+)
 from stages.lib.data.splitting import balanced_subset
 from stages.lib.search.objectives import cross_validation_objective, trial_objective
 from stages.lib.search.results import decide, summary, trial_table
-from stages.lib.search.spaces import check_space, fit_budget, study_name
+from stages.lib.search.spaces import fitted_space, study_name
 from stages.lib.search.studies import STORAGE_ENV, n_trials, open_study, optimize, run_study, storage_url
 from stages.lib.training.distribution import strategy_scope
 
@@ -54,24 +60,13 @@ def digest(*arrays: np.ndarray) -> str:
 def main(args):
     params = load_params()
     search = params.cv_search
-    space = getattr(search.spaces, args.space)
+    space = fitted_space(
+        args.space, getattr(search.spaces, args.space), read_json(search_space_path(args.space))
+    )
     options = {"seed": params.seed, "num_classes": len(read_json(DATASET_INFO)["classes"])}
-    budget = None
     if search.method == "optuna":
         x, y = load_arrays(SPLIT_DIR / "search.npz", "x", "y")
         validation = load_arrays(SPLIT_DIR / "validation.npz", "x", "y")
-        check_space(args.space, space)
-        final = getattr(params.train_final, args.space)
-        space, budget = fit_budget(
-            args.space,
-            space,
-            x.shape[1:],
-            options["num_classes"],
-            images=len(y) + len(validation[1]),  # train_final's: the search and validation images
-            epochs=final.epochs,
-            batch_size=final.batch_size,
-        )
-        print(f"cv_search.spaces.{args.space}'s budget: {budget_sentence(budget)}", flush=True)
         chosen = balanced_subset(y, images_of(space.train_images, len(y)), options["seed"])
         x, y = x[chosen], y[chosen]
         data = [x, y, *validation]
@@ -103,7 +98,7 @@ def main(args):
             kept, decision = decide(study, search.method, params.significance)
             results = trial_table(study, kept)
             write_csv(out / "results.csv", results)
-            write_json(out / "metrics.json", summary(study, kept, decision) | {"budget": budget})
+            write_json(out / "metrics.json", summary(study, kept, decision))
             write_json(best_config_path(args.space), study.trials[kept].user_attrs["spec"])
     print(results.drop(columns=["note", "worker"]).to_string(index=False))
     said = sentence(decision, "validation images") if "candidates" in decision else decision["outcome"]

@@ -23,6 +23,7 @@ from stages.lib.core.config import load_params
 from stages.lib.core.model_files import averaged, load_model, members
 from stages.lib.core.paths import (
     AVERAGED_FINALISTS,
+    BUDGET,
     DATASET_INFO,
     FINAL_CHOICE,
     FINALISTS,
@@ -143,7 +144,9 @@ def main(args):
                 space: pd.read_csv(METRICS_DIR / "cv_search" / space / "results.csv") for space in FINALISTS
             },
             search_summaries={
-                space: read_json(METRICS_DIR / "cv_search" / space / "metrics.json") for space in FINALISTS
+                space: read_json(METRICS_DIR / "cv_search" / space / "metrics.json")
+                | {"budget": read_json(BUDGET)[space]}
+                for space in FINALISTS
             },
             best_configs={space: read_json(best_config_path(space)) for space in FINALISTS},
             studies={space: load_study(space) for space in FINALISTS},

@@ -77,6 +77,7 @@ ALL_STAGES = [
     "preprocess",
     "inspect",
     "split",
+    "budget",
     "train_baseline",
     "train_big",
     "cv_search@mlp",

@@ -120,7 +120,7 @@ def test_rgb_pictures_in_the_projects_folder_run_and_an_added_one_reruns_the_pip
         ("mlp", "depth 3, width 1600"),
         ("cnn", "filters_1 48, filters_2 96, dense_units 384"),
     ):
-        budget = project.read_json(f"metrics/cv_search/{space}/metrics.json")["budget"]
+        budget = project.read_json("metrics/budget.json")[space]
         assert budget["images"] == 432 - 43 and budget["lowered"] == {}  # all but the holdout images
         assert f"**Budget.** The largest model ({largest}) takes about " in report
     accuracy = project.read_json("metrics/evaluate.json")

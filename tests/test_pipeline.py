@@ -274,7 +274,7 @@ TRAINING_STAGES = [
     "module, stages",
     [
         ("stages/lib/report/markdown.py", ["evaluate"]),
-        ("stages/lib/search/studies.py", ["cv_search@cnn", "cv_search@mlp"]),
+        ("stages/lib/search/studies.py", ["budget", "cv_search@cnn", "cv_search@mlp"]),
         # augmentation and model building: every training stage and inspect (its label issues'
         # cheap model), not evaluate (it loads models, never builds them)
         ("stages/lib/training/batches.py", sorted(["inspect", *TRAINING_STAGES])),
@@ -312,9 +312,10 @@ def test_train_final_param_reruns_that_spaces_search_finalist_and_evaluate_then_
 ):
     before = project.read_json("metrics/evaluate.json")["mlp_final"]
     project.edit_params("train_final", mlp={"epochs": 3, "batch_size": 128})
-    # the search too: its budget is minutes of train_final as train_final.mlp trains
-    assert project.repro() == ["cv_search@mlp", "train_final@mlp", "evaluate", "bless", "export"]
-    assert project.read_json("metrics/cv_search/mlp/metrics.json")["budget"]["epochs"] == 3
+    # not the search: its space, fitted to minutes of train_final as train_final.mlp
+    # trains, is the same in fewer epochs
+    assert project.repro() == ["budget", "train_final@mlp", "evaluate", "bless", "export"]
+    assert project.read_json("metrics/budget.json")["mlp"]["epochs"] == 3
     project.commit("train_final@mlp for 3 epochs")
     diff = json.loads(project.run("dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))
     assert diff["metrics/evaluate.json"]["mlp_final.accuracy"]["old"] == before["accuracy"]
@@ -444,6 +445,12 @@ def test_the_search_gives_the_same_trials_and_winner_again_and_a_changed_space_i
                 "mlp": {**project.params()["cv_search"]["spaces"]["mlp"], "n_trials": 2},
             },
         )
+        # the space stage budget fitted is the old one until it runs again
+        stale = project.run(sys.executable, "-m", "stages.cv_search", "mlp", check=False)
+        assert (
+            "fitted to other cv_search.spaces.mlp params than params.yaml's: run `dvc repro budget`" in stale
+        )
+        project.run(sys.executable, "-m", "stages.budget")
         project.run(sys.executable, "-m", "stages.cv_search", "mlp")
         assert project.read_json("metrics/cv_search/mlp/metrics.json")["trials"] == 2
         assert len(study_names(project)) == 1 and study_names(project) != name
@@ -461,6 +468,7 @@ def test_the_stage_and_two_workers_share_one_postgresql_study(project):
     spaces = project.params()["cv_search"]["spaces"]
     project.edit_params("cv_search", spaces={**spaces, "mlp": {**spaces["mlp"], "n_trials": 12}})
     try:
+        project.run(sys.executable, "-m", "stages.budget")
         with postgres.server() as url:
             env = {**project.env, "CV_SEARCH_STORAGE": url}
             command = [sys.executable, "-m", "stages.cv_search", "mlp"]
@@ -512,6 +520,7 @@ def test_a_killed_workers_trial_is_failed_and_run_again(project):
         spaces={**spaces, "mlp": {**spaces["mlp"], "n_trials": 6, "epochs": 6}},
     )
     try:
+        project.run(sys.executable, "-m", "stages.budget")
         with postgres.server() as url:
             env = {**project.env, "CV_SEARCH_STORAGE": url}
             command = [sys.executable, "-m", "stages.cv_search", "mlp"]

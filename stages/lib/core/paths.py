@@ -39,6 +39,14 @@ def model_path(name: str) -> Path:
     return MODELS_DIR / f"{name}.keras"
 
 
+BUDGET = METRICS_DIR / "budget.json"
+
+
+def search_space_path(space: str) -> Path:
+    """The search space as stage budget fitted it to what train_final may spend."""
+    return MODELS_DIR / "search_space" / f"{space}.json"
+
+
 def best_config_path(space: str) -> Path:
     return MODELS_DIR / "best_config" / f"{space}.json"
 

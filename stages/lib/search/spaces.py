@@ -16,6 +16,7 @@ from typing import Mapping
 
 from stages.lib.core.costs import REFERENCE_MACHINE, training_seconds
 from stages.lib.core.errors import ParamsError
+from stages.lib.core.params import checked
 from stages.lib.core.search_config import SIZE_STEP, CvSearch, Space, is_integer, is_size
 from stages.lib.core.specs import ModelSpec, validate_spec
 
@@ -174,6 +175,16 @@ def fitted(group: list[str], highs: dict, default: dict, budget: float, minutes)
         if minutes(values) <= budget:
             break
     return values
+
+
+def fitted_space(name: str, space: Space, record: dict) -> Space:
+    """The space as stage budget fitted it, or a ParamsError where that was to other params."""
+    if checked(Space, record["params"], f"cv_search.spaces.{name}").model_dump() != space.model_dump():
+        raise ParamsError(
+            f"models/search_space/{name}.json was fitted to other cv_search.spaces.{name} params "
+            "than params.yaml's: run `dvc repro budget` (or `dvc pull` what the stage wrote)"
+        )
+    return checked(Space, record["fitted"], f"cv_search.spaces.{name}")
 
 
 def study_name(name: str, search: CvSearch, space: Space, seed: int, data_digest: str) -> str:
