@@ -114,6 +114,12 @@ def test_each_epoch_is_a_fresh_shuffle_of_every_image():
         np.testing.assert_array_equal(images[:, 0, 0].astype(int) % 3, labels)
 
 
+def test_the_stream_runs_without_tf_datas_autotuner():
+    # With it, destroying the iterator waited for the autotuner's sleep (up to 60 s).
+    x, y = tiny_data(0)
+    assert training_batches(x, y, AUGMENTATION, 32, seed=5).options().autotune.enabled is False
+
+
 def test_augmentation_is_seeded_and_a_resumed_stream_continues_it():
     stream = batches(0, 6)
     again = batches(0, 6)

@@ -3,6 +3,7 @@ random affine transform, flip and brightness/contrast jitter every epoch, as far
 spec's augmentation asks for them."""
 
 import math
+import os
 
 import numpy as np
 
@@ -51,11 +52,17 @@ def training_batches(
             batch = augmented(batch, augmentation, batch_seed)
         return batch, tf.gather(labels, indices)
 
+    # Fixed parallelism, not tf.data's autotuner: TensorFlow 2.21's iterator waits, when
+    # destroyed, for the autotuner's thread to wake from a sleep that doubles up to 60 s,
+    # so a fit returned up to a minute after its last epoch (docs/measurements.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
     return (
         tf.data.Dataset.range(first_epoch, 2**62)
         .flat_map(epoch)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+        .map(load, num_parallel_calls=os.cpu_count())
+        .prefetch(os.cpu_count())
+        .with_options(options)
     )
 
 
