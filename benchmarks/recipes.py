@@ -7,8 +7,8 @@ with the paired test (issue 37; docs/measurements.md, "Ensembles, power and reci
 Run in a clone whose `dvc repro split` (and, for `best`, cv_search@SPACE) has run. Each
 variant is the space's default (cv_search.spaces.SPACE.model) with the JSON's keys
 replaced (`augmentation` merged), or `best`, models/best_config/SPACE.json. Each is
-trained on the search and validation images for train_final.SPACE's epochs and batch
-size with the run's seed, and scored on the holdout images; DIR/NAME.npz keeps its
+trained on the search and validation images for train_final.SPACE's epochs (or
+--epochs) and batch size with the run's seed, and scored on the holdout images; DIR/NAME.npz keeps its
 holdout probabilities (for benchmarks/tie_rules.py) and DIR/NAME.keras the model. It
 prints each variant's count right, its wall time, McNemar's test against the first
 variant and, with --tta, the same model averaged over five one-pixel shifts. The test
@@ -60,6 +60,7 @@ def main():
     parser.add_argument("--space", choices=["mlp", "cnn"], required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tta", action="store_true")
+    parser.add_argument("--epochs", type=int, help="instead of train_final.SPACE.epochs")
     parser.add_argument("variants", nargs="+", help="NAME=JSON overrides of the default, or NAME=best")
     args = parser.parse_args()
     out = args.out.resolve()
@@ -79,7 +80,7 @@ def main():
                 spec,
                 train_data,
                 (x, y),
-                epochs=settings.epochs,
+                epochs=args.epochs or settings.epochs,
                 batch_size=settings.batch_size,
                 seed=params.seed,
                 num_classes=classes,
