@@ -68,18 +68,11 @@ def main():
     images = np.concatenate([train, np.load(args.prepared / "test.npz")["x"]])
 
     start = time.perf_counter()
-    gray, compared, features = duplicates.prepared(images)
+    prepared = duplicates.prepared(images)
     prepared_at = time.perf_counter()
-    first, second = duplicates.candidate_pairs(features)
+    first, second = duplicates.candidate_pairs(prepared.features)
     searched_at = time.perf_counter()
-    differences = np.concatenate(
-        [
-            alignment.difference(
-                compared[first[s : s + alignment.CHUNK]], compared[second[s : s + alignment.CHUNK]]
-            )
-            for s in range(0, len(first), alignment.CHUNK)
-        ]
-    )
+    differences = alignment.in_chunks(alignment.difference, prepared.compared, first, second)
     compared_at = time.perf_counter()
     print(
         f"{len(images):,} images: prepared in {prepared_at - start:.1f} s, {len(first):,} candidate pairs "
@@ -104,9 +97,11 @@ def main():
         copy_index = len(images) + np.arange(args.copies)
         found = {(a, b) for a, b in zip(pairs_first.tolist(), pairs_second.tolist(), strict=True)}
         recall = np.mean([(int(o), int(c)) in found for o, c in zip(originals, copy_index, strict=True)])
-        both_gray, both_compared, _ = duplicates.prepared(both)
-        gap = alignment.difference(both_compared[copy_index], both_compared[originals])
-        mean_gap = alignment.difference(both_gray[copy_index], both_gray[originals], mean=True)
+        both_prepared = duplicates.prepared(both)
+        gap = alignment.difference(both_prepared.compared[copy_index], both_prepared.compared[originals])
+        mean_gap = alignment.difference(
+            both_prepared.moved[copy_index], both_prepared.moved[originals], mean=True
+        )
         print(
             f"  {name}: found {recall:.3f}; difference to the original: median {np.median(gap):.3f}, "
             f"99th percentile {np.quantile(gap, 0.99):.3f}, largest {gap.max():.3f}; mean difference "

@@ -29,9 +29,9 @@ from stages.lib.core.cli import run_stage
 from stages.lib.core.config import load_params
 from stages.lib.core.paths import DATASET_INFO, DUPLICATES, PREPARED_DIR
 from stages.lib.data.decoding import load_pictures
-from stages.lib.data.duplicates import copies_across
 from stages.lib.data.folders import list_pictures
 from stages.lib.data.idx import load_dataset
+from stages.lib.data.splitting import copies_across
 
 log = logging.getLogger(__name__)
 

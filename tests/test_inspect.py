@@ -1,5 +1,6 @@
 """What inspect and preprocess find in the data: copies planted in a folder dataset
-(exact, re-encoded, resized, shifted) found and never on both sides of a split, a copy in
+(exact, re-encoded, resized, shifted) found and never on both sides of a split, a
+cropped and enlarged copy found, a copy in
 another class's folder listed as a label problem, labels flipped on purpose found, the
 odd pictures and the class counts."""
 
@@ -15,7 +16,8 @@ from stages.lib.core.specs import validate_spec
 from stages.lib.data import alignment, duplicates
 from stages.lib.data.decoding import load_pictures
 from stages.lib.data.folders import list_pictures
-from stages.lib.data.splitting import partition, training_groups
+from stages.lib.data.pictures import pad_to
+from stages.lib.data.splitting import copies_across, keep_together, partition, training_groups
 from stages.lib.inspection.checks import class_balance, imbalance, odd_pictures, picture_measures
 from stages.lib.inspection.label_issues import confident_learning, out_of_sample_probabilities
 from stages.lib.inspection.listing import conflicting_copies, dropped_images, duplicate_rows
@@ -71,7 +73,7 @@ def planted_dataset(tmp_path_factory):
         part: {"x": x, "y": y, "path": np.array([str(path) for path, _ in listing.parts[part]])}
         for part, (x, y) in decoded.items()
     }
-    groups, moved = duplicates.copies_across(parts, duplicates.THRESHOLD, movable=True)
+    groups, moved = copies_across(parts, duplicates.THRESHOLD, movable=True)
     return planted, groups, moved
 
 
@@ -124,6 +126,29 @@ def test_the_copy_in_another_class_is_a_label_problem(planted_dataset):
     assert rows["different_labels"].sum() == 2
 
 
+def silhouettes(count: int, rng) -> np.ndarray:
+    """Dark, hard-edged ellipses of random size, place and tilt on light paper, 28x28."""
+    rows, cols = np.mgrid[:28, :28].astype(np.float32)
+    pictures = []
+    for _ in range(count):
+        (cr, cc), (a, b), tilt = rng.uniform(11, 17, 2), rng.uniform(4, 9, 2), rng.uniform(0, np.pi)
+        u = (rows - cr) * np.cos(tilt) + (cols - cc) * np.sin(tilt)
+        v = -(rows - cr) * np.sin(tilt) + (cols - cc) * np.cos(tilt)
+        paper, ink = rng.uniform(0.7, 0.95), rng.uniform(0.0, 0.3)
+        pictures.append(np.where((u / a) ** 2 + (v / b) ** 2 <= 1, ink, paper).astype(np.float32))
+    return np.stack(pictures)
+
+
+def test_a_cropped_copy_enlarged_back_and_padded_is_found_with_its_original_only():
+    images = silhouettes(120, np.random.default_rng(4))
+    # 2 pixels cut off each side, 3 off the bottom: prepared back to 28x28 with the
+    # aspect ratio kept, it is enlarged 28/25 times and padded with a black column.
+    cropped = pad_to(images[7][0:25, 2:26], (28, 28))
+    assert (cropped[:, 0] == 0).all() or (cropped[:, -1] == 0).all()
+    groups = duplicates.duplicate_groups(np.concatenate([images, cropped[None]]))
+    assert [group.tolist() for group in groups] == [[7, 120]]
+
+
 def test_without_copies_the_split_is_as_before():
     labels = np.random.default_rng(0).integers(0, 3, 300)
     for method in ("last", "stratified"):
@@ -150,7 +175,7 @@ def test_the_window_bound_never_exceeds_the_difference_it_rules_out_pairs_by():
 
 def test_a_group_moves_to_the_part_holding_most_of_it():
     part = np.array([0, 0, 1, 2, 2, 1])
-    moved = duplicates.keep_together(part, [np.array([0, 2, 5]), np.array([3, 1])])
+    moved = keep_together(part, [np.array([0, 2, 5]), np.array([3, 1])])
     assert moved.tolist() == [1, 0, 1, 0, 2, 1]  # 1 holds two of three; a tie goes to the lower part
 
 
@@ -181,7 +206,7 @@ def test_labels_flipped_on_purpose_are_found(dataset_folder):
         "test",
     )
     probabilities = out_of_sample_probabilities(x, noisy, 10, spec, folds=4, epochs=8, batch_size=128, seed=0)
-    issues = confident_learning(noisy, probabilities)
+    issues = confident_learning(noisy, probabilities, "prune_by_class")
     found = np.isin(flipped, issues["index"])
     assert found.mean() >= 0.8, found.mean()  # recall
     assert np.isin(issues["index"], flipped).mean() >= 0.4, len(issues)  # precision

@@ -1,16 +1,23 @@
-"""Exact and near duplicates among a dataset's images, and splits that keep them together.
+"""Exact and near duplicates among a dataset's images (splitting.py keeps them together).
 
-Near is a copy of the same picture: re-encoded, resized or shifted by a pixel or two, not
-two people's plain "1"s that look alike. Each image is moved so that its ink (in
-grayscale, its pixels' distance from the median, the background) is centred. Candidate
-pairs: each image and its NEIGHBOURS nearest in a 7x7 summary of the picture blurred by
-sigma 2 (a KD-tree on its principal components). A pair is a copy where, in grayscale
-blurred by sigma 1 and best aligned within a few pixels (alignment.py), no pixel differs
-by more than `threshold` (a lower bound from window means rules out nearly every other
-pair first, about twenty times faster), and where, unblurred and in colour, they differ by
-at most MEAN_LIMIT on average. Groups are the connected pairs. Every bound was measured on
-MNIST's 70,000 images, planted copies and the tests' synthetic pictures
-(benchmarks/duplicates.py, docs/data.md)."""
+Near is a copy of the same picture: re-encoded, resized, shifted by a pixel or two, or
+cropped by a few pixels and enlarged back to the dataset's size; not two people's plain
+"1"s that look alike. Each image's background is the median of its outermost pixels;
+black bars along its edges (what preparing a cropped picture pads it with) are painted
+in it, and the image is moved by whole pixels so that its ink (in grayscale, how far its
+pixels stand from the background) is centred. Candidate pairs: each image and its
+NEIGHBOURS nearest in a 7x7 summary of the picture blurred by sigma 2 and brought to the
+median ink size (a KD-tree on its principal components). A pair is a copy where, in
+grayscale blurred by sigma 1 and best aligned within a few pixels (alignment.py), no
+pixel differs by more than `threshold` (a lower bound from window means rules out nearly
+every other pair first, about twenty times faster), and where, unblurred and in colour,
+they differ by at most MEAN_LIMIT on average; where their inks' sizes differ (a crop),
+the larger is first brought to the smaller's size and centre. Groups are the connected
+pairs. Every bound was measured on MNIST's 70,000 images, planted copies and the tests'
+synthetic pictures (benchmarks/duplicates.py, benchmarks/planted_copies.py,
+docs/data.md)."""
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -19,14 +26,18 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from sklearn.decomposition import PCA
 
-from stages.lib.data.alignment import ROUNDING, difference, in_chunks, lower_bound, window_means
+from stages.lib.data import alignment
+from stages.lib.data.alignment import CHUNK, ROUNDING, difference, lower_bound, rescaled, window_means
 
 THRESHOLD = 0.06  # the largest pixel difference (of 1) between copies, after blurring
 MEAN_LIMIT = 0.025  # and the largest mean difference, unblurred
-INK_FLOOR = 0.2  # centring weighs pixels by how far over this they stand from the background
 SUMMARY_SIDE = 7  # the summary's side: SUMMARY_SIDE x SUMMARY_SIDE area means
 SUMMARY_DIMENSIONS = 8  # principal components of the summary searched by the KD-tree
 NEIGHBOURS = 8  # candidate pairs: each image with its nearest ones in those components
+SAME_SIZE = 1.04  # inks whose radii differ by more are compared at one size
+MAX_SCALE = 1.35  # and no further apart: a few pixels cropped off each side of a picture
+SCALE_STEPS = (0.985, 1.015)  # times the radii's ratio, tried too where that came close:
+STEP_MARGIN = 0.04  # within this of the threshold
 
 
 def grayscale(images: np.ndarray) -> np.ndarray:
@@ -35,40 +46,24 @@ def grayscale(images: np.ndarray) -> np.ndarray:
     return images.mean(axis=3) if images.ndim == 4 else images
 
 
-def centred(images: np.ndarray) -> np.ndarray:
-    """Each image (float32, grayscale or colour) moved by whole pixels so that its ink's
-    centre of mass, in grayscale, is its centre; what comes in is its background (its
-    median), and what goes out is lost, as in a shifted copy."""
-    gray = grayscale(images)
-    background = np.median(gray, axis=(1, 2))
-    distance = np.abs(gray - background[:, None, None])
-    ink = np.clip(distance - INK_FLOOR, 0, None)  # re-encoding's faint noise moves no centre
-    total = ink.sum(axis=(1, 2)) + 1e-9
-    rows, cols = gray.shape[1:]
-    centre_row = (ink.sum(axis=2) * np.arange(rows)).sum(axis=1) / total
-    centre_col = (ink.sum(axis=1) * np.arange(cols)).sum(axis=1) / total
-    moves = np.round(np.stack([(rows - 1) / 2 - centre_row, (cols - 1) / 2 - centre_col], axis=1)).astype(int)
-    moved = np.repeat(background, images[0].size).reshape(images.shape).astype(np.float32)
-    for image, out, (dr, dc) in zip(images, moved, moves, strict=True):
-        out[max(0, dr) : rows + min(0, dr), max(0, dc) : cols + min(0, dc)] = image[
-            max(0, -dr) : rows + min(0, -dr), max(0, -dc) : cols + min(0, -dc)
-        ]
-    return moved
+def summaries(gray: np.ndarray, background: np.ndarray, centres: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Each image averaged over SUMMARY_SIDE x SUMMARY_SIDE equal squares that tile the
+    square of half-side `reach` around its `centres`; what lies outside the image counts as
+    its background."""
 
+    def stretches(
+        axis: int,
+    ) -> np.ndarray:  # images x SUMMARY_SIDE x pixels: each stretch's share of each pixel
+        edges = centres[:, axis, None] + reach[:, None] * np.linspace(
+            -1, 1, SUMMARY_SIDE + 1, dtype=np.float32
+        )
+        pixels = np.arange(gray.shape[1 + axis], dtype=np.float32)
+        overlap = np.minimum(edges[:, 1:, None], pixels + 0.5) - np.maximum(edges[:, :-1, None], pixels - 0.5)
+        return np.clip(overlap, 0, None) / (edges[:, 1:] - edges[:, :-1])[:, :, None]
 
-def area_means(size: int, side: int) -> np.ndarray:
-    """side x size weights: each row averages one of `side` equal stretches of `size` pixels."""
-    edges = np.linspace(0, size, side + 1)
-    pixels = np.arange(size)
-    overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
-    weights = np.clip(overlap, 0, None)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def summaries(blurred: np.ndarray) -> np.ndarray:
-    rows, cols = blurred.shape[1:]
-    means = area_means(rows, SUMMARY_SIDE) @ blurred @ area_means(cols, SUMMARY_SIDE).T
-    return means.reshape(len(blurred), -1)
+    ink = gray - background[:, None, None]
+    means = np.einsum("nir,nrc,njc->nij", stretches(0), ink, stretches(1), optimize=True)
+    return means.reshape(len(gray), -1) + background[:, None]
 
 
 def candidate_pairs(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,18 +77,68 @@ def candidate_pairs(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1]
 
 
-def prepared(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The images centred (in colour, if they have it), the same in grayscale blurred by
-    sigma 1 (as compared) and their search features (the summary's principal components,
-    fitted on a fixed sample)."""
-    moved = centred(np.asarray(images, dtype=np.float32))
+class Prepared(NamedTuple):
+    moved: np.ndarray  # centred, in colour if they have it
+    background: np.ndarray  # each one's, in grayscale
+    compared: np.ndarray  # in grayscale, blurred by sigma 1
+    windows: np.ndarray  # the window means of those, for the lower bound
+    centres: np.ndarray  # of their ink (row, col)
+    radii: np.ndarray  # and its radius of gyration
+    features: np.ndarray  # what the candidates are searched on
+
+
+def prepared(images: np.ndarray) -> Prepared:
+    """The images, their black bars painted in their background (a cropped copy's bars
+    are not part of it), moved by whole pixels so that their ink's centre of mass is their
+    centre (in colour, if they have it); the same in grayscale blurred by sigma 1 (as
+    compared); their ink's geometry; and their search features: the summary's principal
+    components (fitted on a fixed sample) of each image brought to the median ink size, so
+    that a cropped and enlarged copy is near its original."""
+    images = np.array(images, dtype=np.float32)
+    gray = grayscale(images)
+    bars = alignment.black_bars(gray)
+    background = alignment.backgrounds(gray, bars)
+    fill = np.broadcast_to(background[:, None, None], bars.shape)[bars]
+    images[bars] = fill[:, None] if images.ndim == 4 else fill
+    centres, radii = alignment.ink_geometry(grayscale(images), background)
+    moves = np.round(np.array([(images.shape[1] - 1) / 2, (images.shape[2] - 1) / 2]) - centres).astype(int)
+    moved = alignment.moved_by(images, moves, background)
     gray = grayscale(moved)
     compared = ndimage.gaussian_filter(gray, (0, 1, 1))
-    summary = summaries(ndimage.gaussian_filter(gray, (0, 2, 2)))
+    centres = centres + moves
+    reach = max(gray.shape[1:]) / 2 * radii / np.median(radii)
+    summary = summaries(ndimage.gaussian_filter(gray, (0, 2, 2)), background, centres, reach)
     dimensions = min(SUMMARY_DIMENSIONS, *summary.shape)
     sample = summary[:: max(1, len(summary) // 10_000)]
     features = PCA(dimensions, svd_solver="full").fit(sample).transform(summary)
-    return moved, compared, features
+    return Prepared(moved, background, compared, window_means(compared), centres, radii, features)
+
+
+def differences_at(
+    p: Prepared, small: np.ndarray, large: np.ndarray, scales: np.ndarray | None, threshold: float
+):
+    """Each pair's largest pixel difference (blurred, at their best alignment), the larger
+    ink first brought to `scales` times its size and to the smaller's place (unless
+    `scales` is None); inf where that is over `threshold` or the mean difference
+    (unblurred, in colour) is over MEAN_LIMIT."""
+    where = None if scales is None else (p.centres[large], scales, p.centres[small])
+    if where is None:
+        compared, windows = p.compared[large], p.windows[large]
+    else:
+        compared = rescaled(p.compared[large], p.background[large], *where)
+        windows = window_means(compared)
+    # The exact comparison only for the pairs that its cheap lower bound leaves possible.
+    bounds = lower_bound(p.windows[small], windows)
+    possible = np.flatnonzero(bounds <= threshold + ROUNDING)
+    gaps = difference(p.compared[small[possible]], compared[possible])
+    near, gaps = possible[gaps <= threshold], gaps[gaps <= threshold]
+    moved = p.moved[large[near]]
+    if where is not None:
+        moved = rescaled(moved, p.background[large[near]], *(v[near] for v in where))
+    alike = difference(p.moved[small[near]], moved, mean=True) <= MEAN_LIMIT
+    result = np.full(len(small), np.inf, np.float32)
+    result[near[alike]] = gaps[alike]
+    return result, bounds
 
 
 def close_pairs(
@@ -101,16 +146,30 @@ def close_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, difference) of every pair of images closer than `threshold` that also
     differ by at most MEAN_LIMIT on average, unblurred and in colour (so that two pictures
-    of one drawing under different noise or in different colours are not copies)."""
-    moved, compared, features = prepared(images)
-    first, second = candidate_pairs(features)
-    # The exact comparison only for the pairs that its cheap lower bound leaves possible.
-    bounds = in_chunks(lower_bound, window_means(compared), first, second)
-    possible = np.flatnonzero(bounds <= threshold + ROUNDING)
-    first, second = first[possible], second[possible]
-    differences = in_chunks(difference, compared, first, second)
-    close = np.flatnonzero(differences <= threshold)
-    close = close[difference(moved[first[close]], moved[second[close]], mean=True) <= MEAN_LIMIT]
+    of one drawing under different noise or in different colours are not copies). Where
+    their inks' sizes differ by more than SAME_SIZE times (a cropped copy, enlarged back
+    to the dataset's size), the larger is brought to the smaller's size: their radii's
+    ratio, and where that comes within STEP_MARGIN, that times each of SCALE_STEPS too;
+    the best counts."""
+    p = prepared(images)
+    first, second = candidate_pairs(p.features)
+    swap = p.radii[first] > p.radii[second]
+    small, large = np.where(swap, second, first), np.where(swap, first, second)
+    scale = p.radii[small] / p.radii[large]
+    differences = np.full(len(first), np.inf, np.float32)
+    same = np.flatnonzero(scale >= 1 / SAME_SIZE)
+    resized = np.flatnonzero((scale < 1 / SAME_SIZE) & (scale >= 1 / MAX_SCALE))
+    for start in range(0, len(same), CHUNK):
+        pairs = same[start : start + CHUNK]
+        differences[pairs], _ = differences_at(p, small[pairs], large[pairs], None, threshold)
+    for start in range(0, len(resized), CHUNK):
+        pairs = resized[start : start + CHUNK]
+        differences[pairs], bounds = differences_at(p, small[pairs], large[pairs], scale[pairs], threshold)
+        pairs = pairs[bounds <= threshold + STEP_MARGIN]  # close enough for a better scale to matter
+        for step in SCALE_STEPS:
+            found, _ = differences_at(p, small[pairs], large[pairs], scale[pairs] * step, threshold)
+            differences[pairs] = np.minimum(differences[pairs], found)
+    close = np.flatnonzero(np.isfinite(differences))
     return first[close], second[close], differences[close]
 
 
@@ -130,38 +189,3 @@ def is_exact(images: np.ndarray, group: np.ndarray) -> bool:
     """Whether every image of the group has the same pixels (to 1/255)."""
     pixels = np.round(np.asarray(images[group], dtype=np.float32) * 255)
     return bool((pixels == pixels[0]).all())
-
-
-def keep_together(part: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
-    """`part` (each image's part number) with every group moved wholly into the part that
-    holds most of it (on a tie, the lowest number)."""
-    part = part.copy()
-    for group in groups:
-        part[group] = np.bincount(part[group]).argmax()
-    return part
-
-
-def copies_across(parts: dict[str, dict[str, np.ndarray]], threshold: float, movable: bool):
-    """The groups of copies among all parts' images (each part a dict of arrays: x, y and
-    maybe path), as records {"kind": exact or near, "images": [[part, index], ...]}, and
-    the parts, where `movable`, with each group moved wholly into one (keep_together, in
-    the parts' order); else the parts as they were."""
-    names = list(parts)
-    images = np.concatenate([parts[name]["x"] for name in names])
-    part = np.repeat(np.arange(len(names)), [len(parts[name]["x"]) for name in names])
-    groups = duplicate_groups(images, threshold)
-    if movable and groups:
-        part = keep_together(part, groups)
-        everything = {key: np.concatenate([parts[name][key] for name in names]) for key in parts[names[0]]}
-        parts = {name: {key: v[part == i] for key, v in everything.items()} for i, name in enumerate(names)}
-    position = np.zeros(len(part), dtype=int)
-    for i in range(len(names)):
-        position[part == i] = np.arange((part == i).sum())
-    records = [
-        {
-            "kind": "exact" if is_exact(images, group) else "near",
-            "images": [[names[part[k]], int(position[k])] for k in group],
-        }
-        for group in groups
-    ]
-    return records, parts

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from stages.lib.core.errors import ParamsError
-from stages.lib.data.duplicates import keep_together
+from stages.lib.data.duplicates import duplicate_groups, is_exact
 
 
 def split_indices(labels: np.ndarray, validation_size: int, method: str, seed: int):
@@ -73,3 +73,38 @@ def training_groups(groups: list[dict], kept: np.ndarray) -> list[np.ndarray]:
         for group in groups
     ]
     return [np.array(members) for members in found if len(members) > 1]
+
+
+def keep_together(part: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """`part` (each image's part number) with every group moved wholly into the part that
+    holds most of it (on a tie, the lowest number)."""
+    part = part.copy()
+    for group in groups:
+        part[group] = np.bincount(part[group]).argmax()
+    return part
+
+
+def copies_across(parts: dict[str, dict[str, np.ndarray]], threshold: float, movable: bool):
+    """The groups of copies among all parts' images (each part a dict of arrays: x, y and
+    maybe path), as records {"kind": exact or near, "images": [[part, index], ...]}, and
+    the parts, where `movable`, with each group moved wholly into one (keep_together, in
+    the parts' order); else the parts as they were."""
+    names = list(parts)
+    images = np.concatenate([parts[name]["x"] for name in names])
+    part = np.repeat(np.arange(len(names)), [len(parts[name]["x"]) for name in names])
+    groups = duplicate_groups(images, threshold)
+    if movable and groups:
+        part = keep_together(part, groups)
+        everything = {key: np.concatenate([parts[name][key] for name in names]) for key in parts[names[0]]}
+        parts = {name: {key: v[part == i] for key, v in everything.items()} for i, name in enumerate(names)}
+    position = np.zeros(len(part), dtype=int)
+    for i in range(len(names)):
+        position[part == i] = np.arange((part == i).sum())
+    records = [
+        {
+            "kind": "exact" if is_exact(images, group) else "near",
+            "images": [[names[part[k]], int(position[k])] for k in group],
+        }
+        for group in groups
+    ]
+    return records, parts
