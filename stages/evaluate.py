@@ -9,7 +9,10 @@ Writes metrics/final.json (that decision), metrics/evaluate.json (per model:
 accuracy, loss, macro precision, recall and F1) and, in metrics/evaluate/:
 per_class.csv (precision, recall, F1 and support of each class and model),
 confusion_matrix.csv (the final model's), predictions_MODEL.csv (true and predicted
-class name of each test image, for DVC's confusion plots), and report.md with its
+class name of each test image, for DVC's confusion plots), label_ranking.csv (every
+test image, most doubtful label first by the finalists' averaged probabilities, for a
+person to review from the top), label_issues.csv (those whose label they dispute),
+and report.md with its
 figures/ (protocol, search, test metrics, confusion, misclassified digits, calibration
 and learning curves, from this run's outputs).
 """
@@ -39,7 +42,12 @@ from stages.lib.core.paths import (
     training_log_dir,
 )
 from stages.lib.report.curves import learning_curves
-from stages.lib.report.data_section import data_section, disputed_section, disputed_test_labels
+from stages.lib.report.data_section import (
+    data_section,
+    disputed_section,
+    disputed_test_labels,
+    label_ranking,
+)
 from stages.lib.report.evaluation import confusion, per_class, random_guess, summarize
 from stages.lib.report.final_choice import choose_final, held_out_accuracy
 from stages.lib.report.markdown import Run, write_report
@@ -94,19 +102,16 @@ def main(args):
         [per_class(y, predictions[name], classes).assign(model=name) for name in MODELS]
     )
     final_confusion = confusion(y, predictions[final], classes)
-    disputed = disputed_test_labels(y, [probabilities[f"{space}_final"] for space in FINALISTS])
+    ranking = label_ranking(y, [probabilities[f"{space}_final"] for space in FINALISTS])
+    disputed = disputed_test_labels(ranking)
 
     write_json(METRICS_DIR / "evaluate.json", summaries)
     write_json(FINAL_CHOICE, final_choice)
     write_csv(OUT_DIR / "per_class.csv", scores_per_class)
     write_csv(OUT_DIR / "confusion_matrix.csv", final_confusion, index=True)
-    write_csv(
-        OUT_DIR / "label_issues.csv",
-        disputed.assign(
-            given=[classes[g] for g in disputed["given"]],
-            suggested=[classes[s] for s in disputed["suggested"]],
-        ),
-    )
+    for name, labels in (("label_issues.csv", disputed), ("label_ranking.csv", ranking)):
+        named_classes = {column: [classes[c] for c in labels[column]] for column in ("given", "suggested")}
+        write_csv(OUT_DIR / name, labels.assign(**named_classes))
     for name, predicted in predictions.items():
         named = pd.DataFrame({"actual": y, "predicted": predicted}).map(classes.__getitem__)
         write_csv(OUT_DIR / f"predictions_{name}.csv", named)

@@ -10,10 +10,10 @@ that part's file and, for a folder dataset, its file:
   than the rest (stages/lib/inspection/checks.py);
 - duplicates.csv: each group of copies, exact or near, within and across the parts; a
   group whose copies carry different labels counts as a label problem too;
-- label_issues.csv: training images whose label a cheap model disputes, from
+- label_issues.csv: training images whose label a small CNN disputes, from
   out-of-sample probabilities over inspect.label_issues.folds folds and cleanlab's
-  find_label_issues, most doubtful first, with the suggested class; then the images of
-  any group of copies with different labels.
+  find_label_issues (inspect.label_issues.filter_by), most doubtful first, with the
+  suggested class; then the images of any group of copies with different labels.
 Also data/inspect/dropped.json: the training images split leaves out (inspect.drop;
 none by default, so that changing a label-issue param reruns no later stage).
 """
@@ -65,7 +65,10 @@ def main(args):
         seed=params.seed,
     )
     disputed = named(
-        confident_learning(y, probabilities).set_index("index"), "train", parts["train"], classes
+        confident_learning(y, probabilities, settings.filter_by).set_index("index"),
+        "train",
+        parts["train"],
+        classes,
     )
     issues = pd.concat(
         [disputed.assign(reason="the cross-validated model disputes it"), conflicting_copies(duplicates)]

@@ -13,7 +13,12 @@ from stages.lib.core.intervals import wilson_interval
 from stages.lib.core.params import checked
 from stages.lib.core.search_config import CvSearch
 from stages.lib.report.curves import learning_curves, overfitting
-from stages.lib.report.data_section import data_section, disputed_section, disputed_test_labels
+from stages.lib.report.data_section import (
+    data_section,
+    disputed_section,
+    disputed_test_labels,
+    label_ranking,
+)
 from stages.lib.report.evaluation import (
     calibration,
     confusion,
@@ -233,7 +238,7 @@ def small_run(tmp_path, method="optuna", challenger_right=149, average_right=Non
             inspect_lists(tmp_path / "lists"), INSPECTED, training_images(x), CLASSES, figures
         ),
         disputed_section=disputed_section(
-            disputed_test_labels(y, [probabilities["mlp_final"], probabilities["cnn_final"]]),
+            disputed_test_labels(label_ranking(y, [probabilities["mlp_final"], probabilities["cnn_final"]])),
             x,
             y,
             predictions["cnn_final"],
@@ -318,7 +323,10 @@ def test_report_states_the_runs_own_figures_and_its_pictures_exist(tmp_path, met
     assert len(re.findall(r"!\[", report)) == 4 + 2 * (3 if method == "optuna" else 2) + 6
     assert "**Odd pictures:** 1 " in report and "**Training labels in doubt:** 2 images" in report
     assert "**Copies:** 1 exact and 0 near groups (2 images); of these, 1 span training" in report
-    disputed = disputed_test_labels(run.y, [run.probabilities["mlp_final"], run.probabilities["cnn_final"]])
+    ranking = label_ranking(run.y, [run.probabilities["mlp_final"], run.probabilities["cnn_final"]])
+    disputed = disputed_test_labels(ranking)
+    assert ranking["rank"].tolist() == list(range(1, 61)) and (ranking["score"].diff().dropna() >= 0).all()
+    assert ranking[ranking["disputed"]]["index"].tolist() == disputed["index"].tolist()
     on_disputed = np.isin(
         np.flatnonzero(run.probabilities["final"].argmax(axis=1) != run.y), disputed["index"]
     ).sum()

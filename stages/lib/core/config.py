@@ -105,6 +105,8 @@ class LabelIssues(Strict):
     folds: Annotated[int, Field(ge=2)]
     epochs: PositiveInt
     batch_size: PositiveInt
+    # cleanlab's find_label_issues(filter_by=...): how many of each class to list
+    filter_by: Literal["prune_by_class", "prune_by_noise_rate", "both"]
 
 
 class Inspect(Strict):

@@ -1,5 +1,5 @@
 """Labels a model disputes. In the training images: out-of-sample probabilities from a
-cheap model, cross-validated over K folds (each image scored by a model that never saw
+small CNN, cross-validated over K folds (each image scored by a model that never saw
 it), then cleanlab's confident learning (`find_label_issues`), ranked by cleanlab's
 label-quality score, with the class the model suggests."""
 
@@ -55,11 +55,15 @@ def out_of_sample_probabilities(
     return probabilities
 
 
-def confident_learning(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
-    """cleanlab's find_label_issues with its defaults (per-class thresholds at each
-    class's mean self-confidence, pruned by the estimated noise rates), ranked. In this
-    process (n_jobs=1): its default forks a pool per physical core, and forking a process
-    that holds TensorFlow's threads can deadlock the child."""
+def confident_learning(labels: np.ndarray, probabilities: np.ndarray, filter_by: str) -> pd.DataFrame:
+    """cleanlab's find_label_issues, ranked: the confident joint (per-class thresholds at
+    each class's mean self-confidence) estimates how many labels of each class are wrong,
+    and `filter_by` says which to list (prune_by_class: that many of each given class, the
+    least self-confident; prune_by_noise_rate, cleanlab's default: per pair of given and
+    true class, by margin; both: those both rules list). In this process (n_jobs=1): its
+    default forks a pool per physical core, and forking a process that holds TensorFlow's
+    threads can deadlock the child."""
     from cleanlab.filter import find_label_issues
 
-    return ranked(labels, probabilities, find_label_issues(labels, probabilities, n_jobs=1))
+    flagged = find_label_issues(labels, probabilities, filter_by=filter_by, n_jobs=1)
+    return ranked(labels, probabilities, flagged)

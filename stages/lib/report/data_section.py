@@ -15,13 +15,21 @@ EXAMPLES = 8  # training pictures shown per class
 PATHS = 20  # file paths listed at most per check, for a folder dataset
 
 
-def disputed_test_labels(labels: np.ndarray, finalists: list[np.ndarray]) -> pd.DataFrame:
-    """The test images whose given label the finalists dispute: where their averaged
-    probabilities put another class first, ranked by label-quality score. (cleanlab's
-    find_label_issues, with per-class thresholds near 1 at this accuracy, lists almost
-    none: docs/data.md.)"""
+def label_ranking(labels: np.ndarray, finalists: list[np.ndarray]) -> pd.DataFrame:
+    """Every test image, most doubtful label first by cleanlab's label-quality score of
+    the finalists' averaged probabilities: rank (from 1), index, given and suggested class,
+    score, and whether they put another class first (disputed)."""
     averaged = np.mean(finalists, axis=0)
-    return ranked(labels, averaged, averaged.argmax(axis=1) != labels)
+    ranking = ranked(labels, averaged, np.ones(len(labels), bool))
+    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
+    return ranking.assign(disputed=ranking["suggested"] != ranking["given"])
+
+
+def disputed_test_labels(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The test images whose given label the finalists dispute (the ranking's disputed
+    ones, in its order). (cleanlab's find_label_issues, with per-class thresholds near 1
+    at this accuracy, lists almost none: docs/data.md.)"""
+    return ranking[ranking["disputed"]].drop(columns=["rank", "disputed"]).reset_index(drop=True)
 
 
 def plot_balance(balance: pd.DataFrame, path: Path) -> None:
