@@ -4,7 +4,9 @@
 
 Prints, for MNIST's 70,000 prepared images (train and test, no copies among them): the
 candidate pairs the KD-tree gives, the smallest differences between two different
-images (the false duplicates a threshold would make), and the time each step takes.
+images as they are (the false duplicates a threshold would make), the time each step
+takes, and the pairs the whole rule calls copies (with inks of different size compared
+at one size).
 Then, for `--copies` training images copied in each of several ways (JPEG re-encoded at
 quality 75 and 50, enlarged 3x and made small again, shifted by one or two pixels, and
 combinations): how many copies the search finds with their original at the threshold,
@@ -83,6 +85,10 @@ def main():
     print("smallest differences between two different MNIST images:", ", ".join(f"{d:.3f}" for d in smallest))
     for limit in (0.05, 0.06, 0.07, 0.08, 0.1):
         print(f"  pairs of different images at or under {limit}: {(differences <= limit).sum():,}")
+
+    first, second, gaps = duplicates.close_pairs(images)
+    pairs = ", ".join(f"{a} and {b} ({gap:.3f})" for a, b, gap in zip(first, second, gaps, strict=True))
+    print(f"pairs the whole rule calls copies (inks of other sizes at one size): {pairs or 'none'}")
 
     rng = np.random.default_rng(0)
     originals = rng.choice(len(train), args.copies, replace=False)
