@@ -149,6 +149,14 @@ def test_a_cropped_copy_enlarged_back_and_padded_is_found_with_its_original_only
     assert [group.tolist() for group in groups] == [[7, 120]]
 
 
+def test_one_shape_on_other_noise_at_another_size_is_no_copy(tmp_path):
+    """Each shape drawn on its own noise, in its own colour, at two sizes: enlarged to one
+    size, the pairs of one shape are alike in ink, and only the noise tells them apart."""
+    write_pictures(tmp_path, 180, seed=0, color=True, sizes=((40, 40), (60, 48)))
+    decoded, _ = load_pictures(list_pictures(tmp_path, None, 0.2, seed=42), "auto", "rgb", "none")
+    assert duplicates.duplicate_groups(np.concatenate([x for x, _ in decoded.values()])) == []
+
+
 def test_without_copies_the_split_is_as_before():
     labels = np.random.default_rng(0).integers(0, 3, 300)
     for method in ("last", "stratified"):

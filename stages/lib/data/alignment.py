@@ -20,9 +20,8 @@ def black_bars(gray: np.ndarray) -> np.ndarray:
     black = gray == 0
 
     def edges(lines: np.ndarray) -> np.ndarray:  # the leading and trailing all-black lines
-        return np.cumprod(lines, axis=1).astype(bool) | np.cumprod(lines[:, ::-1], axis=1)[:, ::-1].astype(
-            bool
-        )
+        leading = np.cumprod(lines, axis=1).astype(bool)
+        return leading | np.cumprod(lines[:, ::-1], axis=1)[:, ::-1].astype(bool)
 
     return edges(black.all(axis=2))[:, :, None] | edges(black.all(axis=1))[:, None, :]
 
@@ -64,17 +63,27 @@ def moved_by(images: np.ndarray, moves: np.ndarray, background: np.ndarray) -> n
 
 
 def rescaled(
-    images: np.ndarray, background: np.ndarray, centres: np.ndarray, scales: np.ndarray, targets: np.ndarray
+    images: np.ndarray,
+    background: np.ndarray,
+    centres: np.ndarray,
+    scales: np.ndarray,
+    targets: np.ndarray,
+    nearest: bool = False,
 ) -> np.ndarray:
     """Each image magnified `scales` times about its point `centres` (row, col), which
-    lands on `targets`; bilinear, what comes from outside it is `background` (one value
-    per image). Rows and columns are resampled apart (two batched matrix products)."""
+    lands on `targets`; bilinear (or, with `nearest`, each pixel the nearest one, which
+    averages no noise away), what comes from outside it is `background` (one value per
+    image). Rows and columns are resampled apart (two batched matrix products)."""
     rows, cols = images.shape[1:3]
 
     def weights(side: int, axis: int) -> np.ndarray:  # images x side (out) x side (in)
         pixels = np.arange(side, dtype=np.float32)
-        source = (pixels[None] - targets[:, axis, None]) / scales[:, None] + centres[:, axis, None]
-        return np.clip(1 - np.abs(source[:, :, None].astype(np.float32) - pixels), 0, None)
+        source = ((pixels[None] - targets[:, axis, None]) / scales[:, None] + centres[:, axis, None])[
+            :, :, None
+        ]
+        if nearest:
+            return (np.round(source) == pixels).astype(np.float32)
+        return np.clip(1 - np.abs(source.astype(np.float32) - pixels), 0, None)
 
     shape = (len(images),) + (1,) * (images.ndim - 1)
     ink = images - background.reshape(shape)

@@ -50,19 +50,16 @@ def summaries(gray: np.ndarray, background: np.ndarray, centres: np.ndarray, rea
     """Each image averaged over SUMMARY_SIDE x SUMMARY_SIDE equal squares that tile the
     square of half-side `reach` around its `centres`; what lies outside the image counts as
     its background."""
+    tiles = np.linspace(-1, 1, SUMMARY_SIDE + 1, dtype=np.float32)
 
-    def stretches(
-        axis: int,
-    ) -> np.ndarray:  # images x SUMMARY_SIDE x pixels: each stretch's share of each pixel
-        edges = centres[:, axis, None] + reach[:, None] * np.linspace(
-            -1, 1, SUMMARY_SIDE + 1, dtype=np.float32
-        )
+    def shares(axis: int) -> np.ndarray:  # images x SUMMARY_SIDE x pixels: each stretch's share of each pixel
+        edges = centres[:, axis, None] + reach[:, None] * tiles
         pixels = np.arange(gray.shape[1 + axis], dtype=np.float32)
         overlap = np.minimum(edges[:, 1:, None], pixels + 0.5) - np.maximum(edges[:, :-1, None], pixels - 0.5)
         return np.clip(overlap, 0, None) / (edges[:, 1:] - edges[:, :-1])[:, :, None]
 
     ink = gray - background[:, None, None]
-    means = np.einsum("nir,nrc,njc->nij", stretches(0), ink, stretches(1), optimize=True)
+    means = np.einsum("nir,nrc,njc->nij", shares(0), ink, shares(1), optimize=True)
     return means.reshape(len(gray), -1) + background[:, None]
 
 
@@ -119,8 +116,8 @@ def differences_at(
 ):
     """Each pair's largest pixel difference (blurred, at their best alignment), the larger
     ink first brought to `scales` times its size and to the smaller's place (unless
-    `scales` is None); inf where that is over `threshold` or the mean difference
-    (unblurred, in colour) is over MEAN_LIMIT."""
+    `scales` is None), inf where that is over `threshold` or the mean difference
+    (unblurred, in colour) is over MEAN_LIMIT; and the lower bound of the first."""
     where = None if scales is None else (p.centres[large], scales, p.centres[small])
     if where is None:
         compared, windows = p.compared[large], p.windows[large]
@@ -133,8 +130,8 @@ def differences_at(
     gaps = difference(p.compared[small[possible]], compared[possible])
     near, gaps = possible[gaps <= threshold], gaps[gaps <= threshold]
     moved = p.moved[large[near]]
-    if where is not None:
-        moved = rescaled(moved, p.background[large[near]], *(v[near] for v in where))
+    if where is not None:  # nearest: bilinear would average away noise that tells two pictures apart
+        moved = rescaled(moved, p.background[large[near]], *(v[near] for v in where), nearest=True)
     alike = difference(p.moved[small[near]], moved, mean=True) <= MEAN_LIMIT
     result = np.full(len(small), np.inf, np.float32)
     result[near[alike]] = gaps[alike]
