@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib.core.config import load_params
 from stages.lib.core.specs import validate_spec
 from stages.lib.inspection.label_issues import confident_learning, out_of_sample_probabilities
 
@@ -39,10 +40,10 @@ RULES = ("prune_by_noise_rate", "prune_by_class", "both")
 REVIEWED_WRONG = [947, 1621, 1901, 2130, 2462, 2597, 2654, 3520, 3558, 5937, 6651, 6783, 8527, 9679, 9729]
 
 
-def reviewed_ranks(ranking: Path) -> None:
-    rank = pd.read_csv(ranking).set_index("index")["rank"]
-    found = rank.loc[REVIEWED_WRONG].sort_values()
-    disputed = int(pd.read_csv(ranking)["disputed"].sum())
+def reviewed_ranks(path: Path) -> None:
+    ranking = pd.read_csv(path).set_index("index")
+    found = ranking.loc[REVIEWED_WRONG, "rank"].sort_values()
+    disputed = int(ranking["disputed"].sum())
     print(f"ranks of the {len(found)} reviewed-wrong test labels: {', '.join(map(str, found.tolist()))}")
     for top in (disputed, 100):
         print(f"  within the top {top}: {(found <= top).sum()}")
@@ -77,7 +78,7 @@ def main():
             folds=folds,
             epochs=epochs,
             batch_size=batch_size,
-            seed=42,
+            seed=load_params().seed,  # as inspect trains them; --seed draws the flipped labels
         )
         seconds = time.perf_counter() - start
         accuracy = (probabilities.argmax(axis=1) == y).mean()

@@ -1,8 +1,8 @@
 """What inspect and preprocess find in the data: copies planted in a folder dataset
 (exact, re-encoded, resized, shifted) found and never on both sides of a split, a
-cropped and enlarged copy found, a copy in
-another class's folder listed as a label problem, labels flipped on purpose found, the
-odd pictures and the class counts."""
+cropped and enlarged copy found, one shape on other noise at another size not taken for
+a copy, a copy in another class's folder listed as a label problem, labels flipped on
+purpose found, the odd pictures and the class counts."""
 
 import shutil
 
