@@ -1,18 +1,24 @@
-"""Classifying users' own pictures: preprocessing, errors, the command."""
+"""Classifying users' own pictures: preprocessing, errors, the command, over files,
+folders, glob patterns and lists, in the exported model's runtime or in Keras."""
 
+import csv
+import io
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from stages.lib.core.errors import DataError
+from stages.lib.core.model_files import load_model
 from stages.lib.data.pictures import Preparation, read_images, to_model_input
+from stages.lib.serving.many_files import expand
 from tests import REPO, workspaces
-from tests.workspaces import CLASSES, trained_workspace
+from tests.workspaces import CLASSES, exported_workspace
 
 MNIST = (28, 28)
 DIGITS = Preparation(MNIST, centre="mass")  # how predict prepares pictures for MNIST
@@ -104,7 +110,7 @@ def test_npy_batches_keep_their_pixels(tmp_path):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits):
-    return trained_workspace(tmp_path_factory.mktemp("workspace"), digits)
+    return exported_workspace(tmp_path_factory.mktemp("workspace"), digits)
 
 
 def predict(workspace, *args):
@@ -141,9 +147,132 @@ def test_predict_prints_one_line_per_image(workspace, digits, tmp_path):
     np.save(tmp_path / "batch.npy", digits[1][0][:3])
     result = predict(workspace, "--model", "mlp_final", tmp_path / "batch.npy")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""  # no TensorFlow start-up notices
+    # one notice (it has no export), and no TensorFlow start-up notices
+    assert result.stderr == (
+        "mlp_final runs in Keras, slower than its export would: models/export holds no export of it "
+        "(export.models: final); add it to export.models, or name final, and run `dvc repro export`\n"
+    )
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)]
     assert all(
         re.fullmatch(rf".*: ({'|'.join(CLASSES)}) \(probability [01]\.\d{{3}}\)", line) for line in lines
     ), lines
+
+
+def test_sources_name_files_folders_patterns_and_lists(tmp_path):
+    for name in ("a/1.png", "a/b/2.PNG", "a/b/3.npy", "a/notes.txt", "c/4.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "list.txt").write_text(f"# scans\n{tmp_path / 'c/4.jpg'}\n\n{tmp_path / 'a/1.png'}\n")
+    (tmp_path / "empty").mkdir()
+    found = list(
+        expand(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "c" / "*.jpg"),
+                f"@{tmp_path / 'list.txt'}",
+                str(tmp_path / "**" / "2.png"),
+                str(tmp_path / "a" / "notes.txt"),
+                str(tmp_path / "empty"),
+                f"@{tmp_path / 'missing.txt'}",
+            ]
+        )
+    )
+    paths = [str(p.relative_to(tmp_path)) if isinstance(p, Path) else str(p) for p in found]
+    assert paths == [
+        "a/1.png",
+        "a/b/2.PNG",
+        "a/b/3.npy",
+        "c/4.jpg",
+        "c/4.jpg",
+        "a/1.png",
+        f"no file matches {tmp_path / '**' / '2.png'}",  # patterns match case as the file system does
+        "a/notes.txt",  # predict says what is wrong with it
+        f"{tmp_path / 'empty'} holds no .png, .jpg, .jpeg, .npy file",
+        f"cannot read the list {tmp_path / 'missing.txt'}: No such file or directory",
+    ]
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory, digits):
+    """25 test digits as users' photos in a folder (two in a subfolder), one broken file among them."""
+    folder = tmp_path_factory.mktemp("scans")
+    (folder / "more").mkdir()
+    for index, digit in enumerate(digits[1][0][:25]):
+        write_png(folder / ("more" if index >= 23 else "") / f"{index:02d}.png", as_users_photo(digit, index))
+    (folder / "07b.png").write_bytes(b"\x89PNG broken")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_folder_streams_csv_in_the_exported_runtime_as_keras_answers_and_skips_a_broken_file(
+    workspace, scans
+):
+    result = predict(workspace, "--format", "csv", "--batch", "4", scans)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {scans / '07b.png'} is not a readable PNG or JPEG image")
+    assert len(result.stderr.splitlines()) == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    files = sorted(str(p) for p in scans.rglob("*.png") if p.name != "07b.png")
+    assert [row["file"] for row in rows] == files and {row["index"] for row in rows} == {""}
+    assert list(rows[0]) == ["file", "index", "class", "probability", *(f"p_{name}" for name in CLASSES)]
+    keras = load_model(workspace / "models" / "cnn_final.keras")
+    expected = keras.predict(np.concatenate([read_images(file, DIGITS) for file in files]), verbose=0)
+    probabilities = np.array([[float(row[f"p_{name}"]) for name in CLASSES] for row in rows])
+    assert [row["class"] for row in rows] == [CLASSES[k] for k in expected.argmax(axis=1)]
+    np.testing.assert_allclose(probabilities, expected, atol=1e-4)  # export.tolerance
+
+
+@pytest.mark.slow
+def test_json_lines_from_a_list_and_a_pattern_and_a_missing_file_in_keras(workspace, scans, tmp_path):
+    (tmp_path / "list.txt").write_text(f"{scans / '00.png'}\n{scans / 'missing.png'}\n")
+    result = predict(
+        workspace,
+        "--format",
+        "jsonl",
+        "--runtime",
+        "keras",
+        f"@{tmp_path / 'list.txt'}",
+        scans / "more" / "*.png",
+    )
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(scans / name) for name in ("00.png", "missing.png")] + [
+        str(scans / "more" / f"{i}.png") for i in (23, 24)
+    ]
+    assert lines[1] == {
+        "file": str(scans / "missing.png"),
+        "error": f"cannot read {scans / 'missing.png'}: No such file or directory",
+    }
+    assert all(
+        set(line) == {"file", "class", "probability", "probabilities"} for line in lines[:1] + lines[2:]
+    )
+    assert result.stderr == f"error: cannot read {scans / 'missing.png'}: No such file or directory\n"
+
+
+@pytest.mark.slow
+def test_an_export_older_than_the_model_is_not_used_and_a_runtime_without_one_is_an_error(
+    workspace, tmp_path
+):
+    np.save(tmp_path / "digit.npy", np.zeros((28, 28), np.float32))
+    description = workspace / "models" / "export" / "final" / "model.json"
+    current = description.read_text()
+    try:
+        description.write_text(
+            current.replace(
+                '"sources": {"models/cnn_final.keras": "', '"sources": {"models/cnn_final.keras": "0'
+            )
+        )
+        result = predict(workspace, tmp_path / "digit.npy")
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.startswith(
+            "cnn_final runs in Keras, slower than its export would: models/export/final was made from other "
+            ".keras files than the run's (retrained since): run `dvc repro export`"
+        )
+    finally:
+        description.write_text(current)
+    result = predict(workspace, "--model", "mlp_final", "--runtime", "onnx", tmp_path / "digit.npy")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(
+        "error: mlp_final cannot run in onnx: models/export holds no export of it"
+    )

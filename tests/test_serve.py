@@ -1,8 +1,9 @@
-"""stages.serve on a small CNN trained on real digits: the API through FastAPI's
-TestClient (answers, and a 4xx with one line of JSON for each kind of bad input), the
-server in a thread with its limits lowered (a slow upload's 408, a 503 over the bound on
-requests in flight), then the real server in its own process: the page in headless
-Chromium, with a "1" drawn on it, and 200 requests from 8 concurrent clients."""
+"""stages.serve on a small CNN trained on real digits and exported: the API through
+FastAPI's TestClient (answers from the ONNX file, as Keras gives them, and a 4xx with one
+line of JSON for each kind of bad input), the server in a thread with its limits lowered
+(a slow upload's 408, a 503 over the bound on requests in flight, and over the model's
+queue), then the real server in its own process: the page in headless Chromium, with a
+"1" drawn on it, and 200 requests from 8 concurrent clients."""
 
 import contextlib
 import io
@@ -13,22 +14,26 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
 import numpy as np
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from benchmarks.serve_load import describe, load
+from stages.lib.core.model_files import load_model
 from stages.lib.data.pictures import read_images
 from stages.lib.serving import app as app_module
 from stages.lib.serving import uploads
 from stages.lib.serving.app import PAGE, create_app
+from stages.lib.serving.batching import Batching
 from tests import REPO, browser, workspaces
 from tests.test_predict import as_users_photo
-from tests.workspaces import CLASSES, trained_workspace
+from tests.workspaces import CLASSES, exported_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +45,7 @@ def digits(dataset_folder):
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits):
-    return trained_workspace(tmp_path_factory.mktemp("workspace"), digits)
+    return exported_workspace(tmp_path_factory.mktemp("workspace"), digits)
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -49,8 +54,8 @@ def png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_photographed_digits_get_their_class_and_the_probabilities_predict_gives(
-    client, classifier, digits, tmp_path
+def test_photographed_digits_get_their_class_and_the_probabilities_keras_gives(
+    client, classifier, workspace, digits, tmp_path
 ):
     test_images, test_labels = digits[1]
     photos = [png(as_users_photo(digit, index)) for index, digit in enumerate(test_images[:10])]
@@ -61,13 +66,17 @@ def test_photographed_digits_get_their_class_and_the_probabilities_predict_gives
     assert [a["file"] for a in answer["predictions"]] == [f"digit{i}.png" for i in range(10)]
     said = [a["class"] for a in answer["predictions"]]
     assert sum(np.array(said) == np.array(CLASSES)[test_labels[:10]]) >= 8, (said, test_labels[:10])
+    keras = load_model(workspace / "models" / "cnn_final.keras")
     for index, (photo, predicted) in enumerate(zip(photos, answer["predictions"], strict=True)):
         (tmp_path / f"digit{index}.png").write_bytes(photo)
-        expected = classifier.model.predict(
-            read_images(tmp_path / f"digit{index}.png", classifier.preparation)
+        expected = keras.predict(
+            read_images(tmp_path / f"digit{index}.png", classifier.preparation), verbose=0
         )
-        assert list(predicted["probabilities"]) == CLASSES
-        np.testing.assert_allclose(list(predicted["probabilities"].values()), expected[0], atol=1e-6)
+        assert (
+            list(predicted["probabilities"]) == CLASSES and predicted["class"] == CLASSES[expected.argmax()]
+        )
+        # within params.yaml's export.tolerance, as the export stage checks every format
+        np.testing.assert_allclose(list(predicted["probabilities"].values()), expected[0], atol=1e-4)
         assert predicted["probability"] == max(predicted["probabilities"].values())
 
 
@@ -75,6 +84,7 @@ def test_health_names_the_model_and_its_test_accuracy(client, workspace):
     answer = client.get("/health").json()
     accuracy = json.loads((workspace / "metrics" / "evaluate.json").read_text())["cnn_final"]["accuracy"]
     assert answer["model"] == "cnn_final" and answer["test_accuracy"] == accuracy
+    assert answer["runtime"] == "onnx (models/export/final.onnx)"
     assert answer["classes"] == CLASSES and answer["image_size"] == [28, 28] and answer["dataset"] == "MNIST"
 
 
@@ -178,11 +188,11 @@ def test_the_content_type_is_read_in_any_case(client, digits):
 
 
 def test_a_failure_inside_is_a_500_without_a_traceback_and_each_request_is_logged(
-    client, classifier, digits, monkeypatch, caplog
+    classifier, workspace, digits, monkeypatch, caplog
 ):
-    monkeypatch.setattr(classifier, "answers", lambda images: 1 / 0)
+    monkeypatch.setattr(classifier, "probabilities", lambda images: 1 / 0)
     photo = png(as_users_photo(digits[1][0][0], 0))
-    with caplog.at_level("INFO", logger="serve"):
+    with caplog.at_level("INFO", logger="serve"), TestClient(create_app(classifier)) as client:
         response = client.post("/predict", files={"file": ("digit.png", photo)})
         client.get("/nowhere")
     assert response.status_code == 500 and response.json() == {
@@ -230,20 +240,27 @@ def server(workspace, tmp_path_factory):
 
 @pytest.fixture
 def local_server(classifier, workspace):
-    """The app on uvicorn in a thread of this process (so that tests can lower its limits):
-    its port."""
-    port = free_port()
-    config = uvicorn.Config(create_app(classifier), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    with contextlib.chdir(workspace):
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            assert thread.is_alive()
-            time.sleep(0.05)
-        yield port
-        server.should_exit = True
-        thread.join(timeout=30)
+    """Starts the app on uvicorn in a thread of this process (so that tests can lower its
+    limits), batching as `batching` says: a context manager giving its port."""
+
+    @contextlib.contextmanager
+    def serving(batching=None):
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(classifier, batching), host="127.0.0.1", port=port, log_config=None
+        )
+        server = uvicorn.Server(config)
+        with contextlib.chdir(workspace):
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            while not server.started:
+                assert thread.is_alive()
+                time.sleep(0.05)
+            yield port
+            server.should_exit = True
+            thread.join(timeout=30)
+
+    return serving
 
 
 def slow_upload(port: int) -> socket.socket:
@@ -259,7 +276,7 @@ def slow_upload(port: int) -> socket.socket:
 def test_a_client_sending_a_byte_at_a_time_gets_a_408_and_loses_its_connection(local_server, monkeypatch):
     monkeypatch.setattr(uploads, "BODY_SECONDS", 1)
     start = time.monotonic()
-    with slow_upload(local_server) as connection:
+    with local_server() as port, slow_upload(port) as connection:
         while not select.select([connection], [], [], 0.2)[0]:  # a byte every 0.2 s, until answered
             connection.sendall(b"-")
             assert time.monotonic() - start < 10, "no answer"
@@ -278,17 +295,45 @@ def test_requests_over_the_bound_get_a_503_with_retry_after_until_others_end(
     local_server, digits, monkeypatch
 ):
     monkeypatch.setattr(app_module, "MAX_REQUESTS", 2)
-    url, photo = f"http://127.0.0.1:{local_server}/predict", png(as_users_photo(digits[1][0][0], 0))
-    held = [slow_upload(local_server) for _ in range(2)]
-    deadline = time.monotonic() + 10
-    while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 503:
-        assert time.monotonic() < deadline, response.text
-    assert response.headers["retry-after"] == "1"
-    assert response.json() == {"error": "the server is answering 2 requests: send yours again in a moment"}
-    for connection in held:
-        connection.close()
-    while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 200:
-        assert response.status_code == 503 and time.monotonic() < deadline, response.text
+    photo = png(as_users_photo(digits[1][0][0], 0))
+    with local_server() as port:
+        url, held = f"http://127.0.0.1:{port}/predict", [slow_upload(port) for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 503:
+            assert time.monotonic() < deadline, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json() == {
+            "error": "the server is answering 2 requests: send yours again in a moment"
+        }
+        for connection in held:
+            connection.close()
+        while (response := httpx2.post(url, files={"file": ("digit.png", photo)})).status_code != 200:
+            assert response.status_code == 503 and time.monotonic() < deadline, response.text
+
+
+def test_requests_over_the_models_queue_get_a_503_with_retry_after(
+    local_server, classifier, digits, monkeypatch
+):
+    model, gate = classifier.probabilities, threading.Event()
+    monkeypatch.setattr(classifier, "probabilities", lambda images: gate.wait(10) and model(images))
+    photo = png(as_users_photo(digits[1][0][0], 0))
+
+    def send():
+        return httpx2.post(url, files={"file": ("digit.png", photo)}, timeout=30)
+
+    with local_server(Batching(max_queued=1)) as port, ThreadPoolExecutor(2) as pool:
+        url = f"http://127.0.0.1:{port}/predict"
+        held = pool.submit(send)  # the model holds it
+        time.sleep(0.5)
+        queued = pool.submit(send)  # the queue's one place
+        time.sleep(0.5)
+        response = send()
+        gate.set()
+        assert held.result().status_code == queued.result().status_code == 200
+    assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
+    assert response.json() == {
+        "error": "the model's queue is full (1 pictures waiting, of at most 1): send yours again in a moment"
+    }
 
 
 def test_a_one_drawn_on_the_page_in_chromium_is_classified_and_so_is_an_upload(server, digits, tmp_path):

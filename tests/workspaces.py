@@ -2,6 +2,7 @@
 real MNIST digits, for the tests of what comes after the pipeline: stages.predict,
 stages.serve and the export stage's library."""
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.core.artifacts import save_arrays
-from stages.lib.core.model_files import averaged, save_model
+from stages.lib.core.model_files import averaged, load_model, save_model
+from stages.lib.core.paths import EXPORT_DIR, model_path
 from stages.lib.core.specs import validate_spec
+from stages.lib.serving.formats import format_paths, sources, write_formats
 from stages.lib.training.fitting import train
 from tests import REPO
 from tests.real_data import subset
@@ -66,4 +69,20 @@ def trained_workspace(root: Path, digits) -> Path:
     (root / "metrics").mkdir()
     (root / "metrics" / "final.json").write_text(json.dumps({"kept": "cnn_final"}))
     (root / "metrics" / "evaluate.json").write_text(json.dumps({**scores, "final": scores["cnn_final"]}))
+    return root
+
+
+def exported_workspace(root: Path, digits) -> Path:
+    """trained_workspace's, with `final` (its cnn_final) exported as the export stage
+    exports it: models/export/final.onnx, .tflite and saved_model/, and final/model.json
+    naming the model, its input and the sha256 of the .keras file it came from."""
+    trained_workspace(root, digits)
+    with contextlib.chdir(root):
+        write_formats(
+            load_model(model_path("cnn_final")), format_paths(EXPORT_DIR, "final", dynamic_range=False)
+        )
+        description = {"model": "cnn_final", "classes": CLASSES, "image_size": [28, 28], "color": "grayscale"}
+        description |= {"centre": "mass", "sources": sources("cnn_final")}
+        (EXPORT_DIR / "final").mkdir(exist_ok=True)
+        (EXPORT_DIR / "final" / "model.json").write_text(json.dumps(description))
     return root

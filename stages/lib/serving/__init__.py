@@ -1,2 +1,2 @@
-"""bless, export and serve: released versions, formats checked in each runtime, the model card, the web app.
+"""bless, export, predict and serve: releases, formats run in each runtime, the model card, the web app.
 May import: core, data."""

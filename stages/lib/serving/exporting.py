@@ -18,7 +18,7 @@ from stages.lib.core.paths import (
     duel_path,
 )
 from stages.lib.serving.checks import BATCH, check, measure, predict_all
-from stages.lib.serving.formats import format_paths, runner, write_formats
+from stages.lib.serving.formats import format_paths, runner, sources, write_formats
 from stages.lib.serving.model_card import CardFacts, model_card
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,16 @@ def export_model(name: str, folder: Path, shown_folder: Path, test: tuple, setti
 
 def describe(name: str, figures: dict, folder: Path, params: Params, blessing: dict) -> None:
     """Writes the model exported as `name` its description, NAME/model.json (what
-    stages.serve needs to serve a released version), and its model card, NAME/README.md
+    stages.serve and stages.predict need to serve its exported formats: its classes, its
+    input and the sha256 of the .keras files it was made from), and its model card, NAME/README.md
     (`blessing`: bless's record)."""
     trained, dataset = figures["model"], read_json(DATASET_INFO)
     scores = read_json(METRICS_DIR / "evaluate.json")[trained]
     write_json(
         folder / name / "model.json",
         {"model": trained, "dataset": params.dataset.name, "test_accuracy": scores["accuracy"]}
-        | {key: dataset[key] for key in ("classes", "image_size", "color", "centre")},
+        | {key: dataset[key] for key in ("classes", "image_size", "color", "centre")}
+        | {"sources": sources(trained)},
     )
     per_class = pd.read_csv(METRICS_DIR / "evaluate" / "per_class.csv", dtype={"class": str})
     facts = CardFacts(

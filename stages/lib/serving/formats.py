@@ -5,12 +5,15 @@ int8 weights) run by ai-edge-litert; ONNX converted from the same SavedModel by 
 run by onnxruntime. Every format takes a float32 batch of prepared images, named
 `images`, and gives the class probabilities."""
 
+import hashlib
 import logging
 import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from stages.lib.core.paths import AVERAGED_FINALISTS, FINALISTS, model_path
 
 INPUT_NAME = "images"
 ONNX_OPSET = 17  # onnxruntime 1.32 runs opsets up to 23; 17 is tf2onnx's default
@@ -31,6 +34,15 @@ def format_paths(folder: Path, name: str, dynamic_range: bool) -> dict[str, Path
         kind: folder / file.format(name=name)
         for kind, file in FORMATS.items()
         if dynamic_range or kind != "litert_dynamic_range"
+    }
+
+
+def sources(trained: str) -> dict[str, str]:
+    """The sha256 of each .keras file the trained model `trained` is made of (both
+    finalists' for their average), by path: what an export was made from."""
+    names = [f"{space}_final" for space in FINALISTS] if trained == AVERAGED_FINALISTS else [trained]
+    return {
+        str(model_path(name)): hashlib.sha256(model_path(name).read_bytes()).hexdigest() for name in names
     }
 
 
@@ -58,8 +70,11 @@ def write_formats(model, paths: dict[str, Path]) -> None:
     )
 
 
-def runner(kind: str, path: Path) -> Runner:
-    """The format `kind` (one of FORMATS) at `path`, loaded in its runtime."""
+def runner(kind: str, path: Path, threads: int | None = None, spinning: bool = True) -> Runner:
+    """The format `kind` (one of FORMATS) at `path`, loaded in its runtime, which computes
+    with `threads` threads (None: the runtime's default, the machine's cores). ONNX
+    Runtime's threads wait for the next call spinning (its default: the quickest answer),
+    or, with `spinning` False, asleep, leaving the cores to other work (predict's)."""
     if kind == "saved_model":
         import tensorflow as tf
 
@@ -68,15 +83,19 @@ def runner(kind: str, path: Path) -> Runner:
     if kind == "onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0  # 0: onnxruntime's default
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        session = onnxruntime.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
         return lambda images: session.run(None, {INPUT_NAME: images})[0]
-    return _litert_runner(path)
+    return _litert_runner(path, threads or os.cpu_count())
 
 
-def _litert_runner(path: Path) -> Runner:
+def _litert_runner(path: Path, threads: int) -> Runner:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+    # The file's bytes, not its path: a released version's files are gone once loaded.
+    interpreter = Interpreter(model_content=path.read_bytes(), num_threads=threads)
     [images_input], [probabilities] = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.allocate_tensors()
 
