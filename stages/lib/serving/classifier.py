@@ -137,7 +137,7 @@ def _local(trained: str, runtime: str, load: Callable[[str, Path], Runner]) -> t
         for kind in kinds if exported else ():
             if (path := EXPORT_DIR / FORMATS[kind].format(name=exported)).exists():
                 return load(kind, path), f"{kind} ({path})"
-            why_not = f"{path} does not exist: add `{kind}` to the export"
+            why_not = f"{path} is missing: run `dvc checkout models/export`, or `dvc repro export`"
         if runtime != "auto":
             raise DataError(f"{trained} cannot run in {runtime}: {why_not}")
         log.warning("%s runs in Keras, slower than its export would: %s", trained, why_not)
