@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.serve_load import load
+from benchmarks.serve_worst_case import memory
 from stages.lib.core.artifacts import load_arrays
 from stages.lib.core.paths import PREPARED_DIR
 
@@ -57,12 +58,6 @@ def scan(digit: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def peak_memory(pid: int) -> int:
-    """A process's peak resident memory (VmHWM) in MB."""
-    with open(f"/proc/{pid}/status") as status:
-        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) // 1024
 
 
 def without(packages: list[str], folder: Path) -> Path:
@@ -194,7 +189,7 @@ def main():
                             f"{level['ok']:>4}/{level['requests']:<4}",
                             flush=True,
                         )
-                    print(f"{name:<32} peak resident memory {peak_memory(process.pid):,} MB", flush=True)
+                    print(f"{name:<32} peak resident memory {memory(process.pid, 'VmHWM'):,} MB", flush=True)
                 print("   ", (scratch / "serve.log").read_text().splitlines()[0][:160], flush=True)
 
             folder = scratch / "scans"

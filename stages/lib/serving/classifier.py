@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from stages.lib.core.artifacts import read_json
+from stages.lib.core.cli import import_tensorflow_quietly
 from stages.lib.core.config import load_params
 from stages.lib.core.errors import DataError
 from stages.lib.core.model_files import chosen_final, load_model, load_trained
@@ -141,7 +142,7 @@ def _local(trained: str, runtime: str, load: Callable[[str, Path], Runner]) -> t
         if runtime != "auto":
             raise DataError(f"{trained} cannot run in {runtime}: {why_not}")
         log.warning("%s runs in Keras, slower than its export would: %s", trained, why_not)
-    import_keras()
+    import_tensorflow_quietly()  # the Keras runtime only
     return _keras(load_trained(trained)), "keras"
 
 
@@ -181,12 +182,5 @@ def _released(
         return load(kind, path), f"{kind} ({release} {file})"
     if runtime == "auto":  # a release older than its formats' export
         log.warning("%s runs in Keras, slower than its export would: %s", release, why_not)
-    import_keras()
+    import_tensorflow_quietly()  # the Keras runtime only
     return _keras(load_model(fetch(release, ["final.keras"], folder)["final.keras"])), "keras"
-
-
-def import_keras() -> None:
-    """TensorFlow imported without its start-up notices (the Keras runtime only)."""
-    from stages.lib.core.cli import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
